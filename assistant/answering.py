@@ -1,0 +1,282 @@
+"""Answering a question: retrieve -> abstain? -> prompt -> stream -> cite.
+
+``Assistant.stream`` yields, in this order: one ``SourcesEvent`` as soon as retrieval is done
+(before any generation), ``TokenEvent``s, and one ``DoneEvent`` with the final ``Answer``.
+Sources are attached by the application from the chunks that went into the prompt, never parsed
+from the model's text (DESIGN decision 6). Closing the iterator early cancels generation and
+frees the model.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from assistant.abstention import AbstentionRule, abstain_message, could_become_marker, is_decline
+from assistant.generation import GenerationGate
+from assistant.identity import Caller
+from assistant.prompting import PROMPT_VERSION, build_answer_prompt
+from assistant.retrieval import HybridRetriever, RankedChunk, Retrieval
+from knowledge.language import detect_language
+from models.errors import GenerationFailed
+from models.llm import LLM, GenerationParams
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    context_k: int = 4
+    max_tokens: int = 320
+    temperature: float = 0.1
+    default_language: str = "de"
+    generation_timeout_s: float = 120.0
+    snippet_chars: int = 240
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    source_id: str
+    title: str
+    heading: str
+    snippet: str
+    score: float
+    chunk_id: str
+    content_hash: str
+    source: str = "default"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "source_id": self.source_id,
+            "title": self.title,
+            "heading": self.heading,
+            "snippet": self.snippet,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Timings:
+    retrieval_ms: float = 0.0
+    first_token_ms: float | None = None
+    total_ms: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    queue_ms: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "retrieval_ms": round(self.retrieval_ms, 1),
+            "first_token_ms": None if self.first_token_ms is None else round(self.first_token_ms, 1),
+            "total_ms": round(self.total_ms, 1),
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    answer_id: str
+    question: str
+    answer: str
+    abstained: bool
+    sources: tuple[SourceRef, ...]
+    model: str
+    language: str
+    timings: Timings
+    reason: str = ""  # why it abstained: "no_results", "weak_retrieval", "model_declined"
+    prompt_version: str = PROMPT_VERSION
+    chunk_ids: tuple[str, ...] = ()
+    ai_generated: bool = True
+
+    def as_dict(self) -> dict[str, object]:
+        """The public shape of ``lotse ask --json`` and ``POST /v1/ask``."""
+        return {
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "sources": [s.as_dict() for s in self.sources],
+            "model": self.model,
+            "ai_generated": self.ai_generated,
+            "timings": self.timings.as_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class SourcesEvent:
+    sources: tuple[SourceRef, ...]
+    language: str
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    text: str
+
+
+@dataclass(frozen=True)
+class DoneEvent:
+    answer: Answer
+
+
+AnswerEvent = SourcesEvent | TokenEvent | DoneEvent
+
+_SPACE = re.compile(r"\s+")
+
+
+def snippet(text: str, limit: int) -> str:
+    flat = _SPACE.sub(" ", text).strip()
+    if len(flat) <= limit:
+        return flat
+    return flat[:limit].rsplit(" ", 1)[0] + " …"
+
+
+def source_refs(results: list[RankedChunk], snippet_chars: int) -> tuple[SourceRef, ...]:
+    refs = []
+    for r in results:
+        score = r.dense_score if r.dense_score is not None else r.score
+        c = r.chunk
+        refs.append(
+            SourceRef(
+                source_id=c.source_id, title=c.title, heading=c.heading,
+                snippet=snippet(c.text, snippet_chars), score=score, chunk_id=c.chunk_id,
+                content_hash=c.content_hash, source=c.source,
+            )
+        )
+    return tuple(refs)
+
+
+@dataclass
+class _Run:
+    started: float = field(default_factory=time.perf_counter)
+    first_token: float | None = None
+
+    def ms(self, at: float | None = None) -> float:
+        return ((at or time.perf_counter()) - self.started) * 1000
+
+
+class Assistant:
+    def __init__(
+        self,
+        *,
+        retriever: HybridRetriever,
+        llm: LLM,
+        gate: GenerationGate | None = None,
+        abstention: AbstentionRule | None = None,
+        config: AnswerConfig | None = None,
+    ) -> None:
+        self.retriever = retriever
+        self.llm = llm
+        self.gate = gate or GenerationGate()
+        self.abstention = abstention or AbstentionRule()
+        self.config = config or AnswerConfig()
+
+    def language_of(self, question: str) -> str:
+        return detect_language(question, default=self.config.default_language)
+
+    def ask(self, question: str, caller: Caller, *, search_query: str | None = None) -> Answer:
+        for event in self.stream(question, caller, search_query=search_query):
+            if isinstance(event, DoneEvent):
+                return event.answer
+        raise GenerationFailed("the answer stream ended without a result")
+
+    def _abstain(
+        self, run: _Run, question: str, language: str, retrieval: Retrieval, reason: str,
+        prompt_tokens: int = 0, completion_tokens: int = 0,
+    ) -> Answer:
+        return Answer(
+            answer_id=uuid.uuid4().hex, question=question, answer=abstain_message(language),
+            abstained=True, sources=(), model=self.llm.model_id, language=language,
+            timings=Timings(
+                retrieval_ms=retrieval.ms, first_token_ms=None, total_ms=run.ms(),
+                prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+            ),
+            reason=reason,
+        )
+
+    def stream(
+        self, question: str, caller: Caller, *, search_query: str | None = None
+    ) -> Iterator[AnswerEvent]:
+        run = _Run()
+        language = self.language_of(question)
+        retrieval = self.retriever.retrieve(search_query or question, caller.acl_groups)
+        if self.abstention.weak_retrieval(retrieval):
+            yield SourcesEvent((), language)
+            reason = "no_results" if not retrieval.results else "weak_retrieval"
+            yield DoneEvent(self._abstain(run, question, language, retrieval, reason))
+            return
+        budget = self.llm.context_size - self.config.max_tokens - 16
+        prompt = build_answer_prompt(
+            question,
+            [r.chunk for r in retrieval.results[: self.config.context_k]],
+            language=language,
+            count_tokens=self.llm.count_tokens,
+            budget_tokens=budget,
+        )
+        used = {c.chunk_id for c in prompt.chunks}
+        sources = source_refs(
+            [r for r in retrieval.results if r.chunk.chunk_id in used], self.config.snippet_chars
+        )
+        yield SourcesEvent(sources, language)
+        params = GenerationParams(
+            max_tokens=self.config.max_tokens, temperature=self.config.temperature
+        )
+        parts: list[str] = []
+        held: list[str] = []
+        usage_prompt, usage_completion = prompt.prompt_tokens, 0
+        with self.gate.slot() as waited:
+            generation_started = time.perf_counter()
+            stream = self.llm.stream(prompt.messages, params)
+            try:
+                for chunk in stream:
+                    if chunk.usage is not None:
+                        usage_prompt = chunk.usage.prompt_tokens
+                        usage_completion = chunk.usage.completion_tokens
+                    if not chunk.text:
+                        continue
+                    if run.first_token is None:
+                        run.first_token = time.perf_counter()
+                    parts.append(chunk.text)
+                    if time.perf_counter() - generation_started > self.config.generation_timeout_s:
+                        raise GenerationFailed(
+                            f"the model took longer than {self.config.generation_timeout_s:g} s"
+                        )
+                    # hold tokens back while the reply could still be the NOT_FOUND marker
+                    held.append(chunk.text)
+                    if could_become_marker("".join(parts)):
+                        continue
+                    for text in held:
+                        yield TokenEvent(text)
+                    held.clear()
+            finally:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()
+        reply = "".join(parts).strip()
+        if is_decline(reply):
+            answer = self._abstain(
+                run, question, language, retrieval, "model_declined",
+                usage_prompt, usage_completion,
+            )
+            yield DoneEvent(answer)
+            return
+        for text in held:
+            yield TokenEvent(text)
+        answer = Answer(
+            answer_id=uuid.uuid4().hex, question=question, answer=reply, abstained=False,
+            sources=sources, model=self.llm.model_id, language=language,
+            timings=Timings(
+                retrieval_ms=retrieval.ms,
+                first_token_ms=run.ms(run.first_token) if run.first_token else None,
+                total_ms=run.ms(), prompt_tokens=usage_prompt,
+                completion_tokens=usage_completion, queue_ms=waited * 1000,
+            ),
+            chunk_ids=tuple(c.chunk_id for c in prompt.chunks),
+        )
+        logger.info(
+            "answered language=%s abstained=%s sources=%d retrieval_ms=%.1f total_ms=%.1f",
+            language, answer.abstained, len(sources), retrieval.ms, answer.timings.total_ms,
+        )
+        yield DoneEvent(answer)

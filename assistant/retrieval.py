@@ -1,0 +1,113 @@
+"""Hybrid retrieval: dense top-k and lexical top-k, both ACL-filtered inside their index,
+fused by reciprocal rank (RRF)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from knowledge.documents import Chunk
+from knowledge.lexical import LexicalIndex
+from knowledge.vectorstore import VectorStore
+from models.embedder import Embedder
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    dense_k: int = 20
+    lexical_k: int = 20
+    rrf_k: int = 60
+    mode: str = "hybrid"  # "hybrid", "dense", "lexical"
+
+
+@dataclass(frozen=True)
+class RankedChunk:
+    chunk: Chunk
+    score: float  # fused RRF score (or the single index's score in single mode)
+    dense_score: float | None = None  # cosine similarity, when the vector index returned it
+    dense_rank: int | None = None
+    lexical_score: float | None = None
+    lexical_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    query: str
+    results: list[RankedChunk] = field(default_factory=list)
+    best_dense: float | None = None
+    lexical_hits: int = 0
+    ms: float = 0.0
+
+
+def rrf_fuse(
+    dense: list[tuple[Chunk, float]], lexical: list[tuple[Chunk, float]], k: int
+) -> list[RankedChunk]:
+    """Reciprocal-rank fusion; ties broken by dense rank, then chunk id (deterministic)."""
+    table: dict[str, dict[str, object]] = {}
+    for rank, (chunk, score) in enumerate(dense, start=1):
+        table[chunk.chunk_id] = {"chunk": chunk, "dense": score, "dense_rank": rank}
+    for rank, (chunk, score) in enumerate(lexical, start=1):
+        entry = table.setdefault(chunk.chunk_id, {"chunk": chunk})
+        entry["lexical"] = score
+        entry["lexical_rank"] = rank
+    fused = []
+    for entry in table.values():
+        d_rank = entry.get("dense_rank")
+        l_rank = entry.get("lexical_rank")
+        score = (1.0 / (k + d_rank) if isinstance(d_rank, int) else 0.0) + (
+            1.0 / (k + l_rank) if isinstance(l_rank, int) else 0.0
+        )
+        dense_score = entry.get("dense")
+        lexical_score = entry.get("lexical")
+        chunk = entry["chunk"]
+        assert isinstance(chunk, Chunk)
+        fused.append(
+            RankedChunk(
+                chunk=chunk,
+                score=score,
+                dense_score=float(dense_score) if isinstance(dense_score, float) else None,
+                dense_rank=d_rank if isinstance(d_rank, int) else None,
+                lexical_score=float(lexical_score) if isinstance(lexical_score, float) else None,
+                lexical_rank=l_rank if isinstance(l_rank, int) else None,
+            )
+        )
+    fused.sort(key=lambda r: (-r.score, r.dense_rank or 10**9, r.chunk.chunk_id))
+    return fused
+
+
+class HybridRetriever:
+    def __init__(
+        self,
+        embedder: Embedder,
+        vectors: VectorStore,
+        lexical: LexicalIndex,
+        config: RetrievalConfig | None = None,
+    ) -> None:
+        self.embedder = embedder
+        self.vectors = vectors
+        self.lexical = lexical
+        self.config = config or RetrievalConfig()
+
+    def retrieve(
+        self, query: str, groups: Collection[str] | None, *, config: RetrievalConfig | None = None
+    ) -> Retrieval:
+        cfg = config or self.config
+        started = time.perf_counter()
+        dense: list[tuple[Chunk, float]] = []
+        lexical: list[tuple[Chunk, float]] = []
+        if cfg.mode in ("hybrid", "dense"):
+            vector = self.embedder.embed_query(query)
+            dense = [(h.chunk, h.score) for h in self.vectors.query(vector, cfg.dense_k, groups)]
+        if cfg.mode in ("hybrid", "lexical"):
+            lexical = [
+                (h.chunk, h.score) for h in self.lexical.search(query, cfg.lexical_k, groups)
+            ]
+        results = rrf_fuse(dense, lexical, cfg.rrf_k)
+        return Retrieval(
+            query=query,
+            results=results,
+            best_dense=dense[0][1] if dense else None,
+            lexical_hits=len(lexical),
+            ms=(time.perf_counter() - started) * 1000,
+        )

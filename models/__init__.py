@@ -1,0 +1,1 @@
+"""Model registry, provisioning, LLM backends and embedders (the bottom layer)."""

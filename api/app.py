@@ -24,7 +24,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         app.state.services = services or build_services(settings)
-        logger.info("ready data_dir=%s model=%s", settings.data_dir, app.state.services.llm.model_id)
+        logger.info(
+            "ready data_dir=%s model=%s", settings.data_dir, app.state.services.llm.model_id
+        )
         try:
             yield
         finally:

@@ -10,7 +10,14 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from api.settings import Settings
@@ -66,8 +73,11 @@ def models_list() -> None:
         st = status(spec, settings.models.cache_dir)
         marker = " (configured)" if name == settings.models.llm else ""
         table.add_row(
-            name + marker, "yes" if st.installed else "no",
-            f"{st.size / 1e6:.0f} MB" if st.size else "-", str(st.path), spec.description,
+            name + marker,
+            "yes" if st.installed else "no",
+            f"{st.size / 1e6:.0f} MB" if st.size else "-",
+            str(st.path),
+            spec.description,
         )
     out.print(table)
 
@@ -89,12 +99,16 @@ def models_install(
         for name in names:
             spec = get_spec(name)
             with Progress(
-                TextColumn(f"[bold]{name}[/bold]"), BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), console=err, transient=True,
+                TextColumn(f"[bold]{name}[/bold]"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
             ) as bar:
                 task = bar.add_task(name, total=None)
 
-                def report(done: int, total: int, task_id: int = task) -> None:
+                def report(done: int, total: int, task_id: TaskID = task) -> None:
                     bar.update(task_id, completed=done, total=total)
 
                 path = install(spec, settings.models.cache_dir, progress=report)
@@ -152,9 +166,14 @@ def ingest(
         _fail(exc)
     try:
         with Progress(
-            TextColumn("[bold]indexing[/bold]"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[current]}"), TimeElapsedColumn(),
-            console=err, transient=True, disable=as_json,
+            TextColumn("[bold]indexing[/bold]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[current]}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=as_json,
         ) as bar:
             task = bar.add_task("ingest", total=None, current="")
 
@@ -165,7 +184,10 @@ def ingest(
         if source is None:
             source = summary.source
         knowledge.manifest.register_source(
-            summary.source, "folder", str(path.resolve()), tuple(acl or settings.knowledge.default_acl)
+            summary.source,
+            "folder",
+            str(path.resolve()),
+            tuple(acl or settings.knowledge.default_acl),
         )
         knowledge.manifest.mark_indexed(summary.source)
     except LotseError as exc:
@@ -287,7 +309,7 @@ def ask(
             out.print(TICKET_OFFERS.get(answer.language, TICKET_OFFERS["en"]))
         else:
             out.print()
-            out.print("\n[bold]Sources[/bold] (AI-generated answer, model " f"{answer.model}):")
+            out.print(f"\n[bold]Sources[/bold] (AI-generated answer, model {answer.model}):")
             for i, src in enumerate(answer.sources, 1):
                 out.print(f"  [{i}] {src.source_id} — {src.heading}", highlight=False)
     except LotseError as exc:
@@ -311,7 +333,9 @@ def serve(
     try:
         application = create_app(settings)
         uvicorn.run(
-            application, host=host or settings.api.host, port=port or settings.api.port,
+            application,
+            host=host or settings.api.host,
+            port=port or settings.api.port,
             log_level=settings.log_level.lower(),
         )
     except LotseError as exc:

@@ -72,7 +72,7 @@ def status_for(exc: LotseError) -> tuple[int, str]:
 
 
 def error_json(status: int, code: str, message: str, **extra: str | None) -> JSONResponse:
-    body = ErrorBody(code=code, message=message, **extra)  # type: ignore[arg-type]
+    body = ErrorBody(code=code, message=message, **extra)
     return JSONResponse({"error": body.model_dump(exclude_none=True)}, status_code=status)
 
 
@@ -83,7 +83,10 @@ def install_error_handlers(app: FastAPI) -> None:
         if status >= 500:
             logger.warning("request failed path=%s code=%s error=%s", request.url.path, code, exc)
         response = error_json(
-            status, code, exc.message, hint=exc.hint,
+            status,
+            code,
+            exc.message,
+            hint=exc.hint,
             field=exc.field if isinstance(exc, InvalidInput) else None,
         )
         if isinstance(exc, Overloaded):
@@ -111,9 +114,14 @@ def install_error_handlers(app: FastAPI) -> None:
 def responses(*codes: int) -> dict[int | str, dict[str, object]]:
     """OpenAPI documentation of a route's error responses (all share ``ErrorResponse``)."""
     text = {
-        400: "Malformed request", 401: "Missing or invalid credentials", 403: "Wrong role",
-        404: "Not found", 409: "Conflicts with running work", 413: "Request too large",
-        422: "Invalid input", 429: "Too many requests", 503: "Overloaded or not ready; "
-        "see Retry-After",
+        400: "Malformed request",
+        401: "Missing or invalid credentials",
+        403: "Wrong role",
+        404: "Not found",
+        409: "Conflicts with running work",
+        413: "Request too large",
+        422: "Invalid input",
+        429: "Too many requests",
+        503: "Overloaded or not ready; see Retry-After",
     }
     return {c: {"model": ErrorResponse, "description": text.get(c, "Error")} for c in codes}

@@ -7,7 +7,9 @@ from pydantic import BaseModel, Field
 
 class AskRequest(BaseModel):
     question: str = Field(
-        min_length=1, max_length=20000, description="The question, in German or English.",
+        min_length=1,
+        max_length=20000,
+        description="The question, in German or English.",
         examples=["Wie verbinde ich mich mit dem VPN?"],
     )
 

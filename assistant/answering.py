@@ -71,7 +71,9 @@ class Timings:
     def as_dict(self) -> dict[str, object]:
         return {
             "retrieval_ms": round(self.retrieval_ms, 1),
-            "first_token_ms": None if self.first_token_ms is None else round(self.first_token_ms, 1),
+            "first_token_ms": None
+            if self.first_token_ms is None
+            else round(self.first_token_ms, 1),
             "total_ms": round(self.total_ms, 1),
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
@@ -140,9 +142,14 @@ def source_refs(results: list[RankedChunk], snippet_chars: int) -> tuple[SourceR
         c = r.chunk
         refs.append(
             SourceRef(
-                source_id=c.source_id, title=c.title, heading=c.heading,
-                snippet=snippet(c.text, snippet_chars), score=score, chunk_id=c.chunk_id,
-                content_hash=c.content_hash, source=c.source,
+                source_id=c.source_id,
+                title=c.title,
+                heading=c.heading,
+                snippet=snippet(c.text, snippet_chars),
+                score=score,
+                chunk_id=c.chunk_id,
+                content_hash=c.content_hash,
+                source=c.source,
             )
         )
     return tuple(refs)
@@ -183,15 +190,29 @@ class Assistant:
         raise GenerationFailed("the answer stream ended without a result")
 
     def _abstain(
-        self, run: _Run, question: str, language: str, retrieval: Retrieval, reason: str,
-        prompt_tokens: int = 0, completion_tokens: int = 0,
+        self,
+        run: _Run,
+        question: str,
+        language: str,
+        retrieval: Retrieval,
+        reason: str,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
     ) -> Answer:
         return Answer(
-            answer_id=uuid.uuid4().hex, question=question, answer=abstain_message(language),
-            abstained=True, sources=(), model=self.llm.model_id, language=language,
+            answer_id=uuid.uuid4().hex,
+            question=question,
+            answer=abstain_message(language),
+            abstained=True,
+            sources=(),
+            model=self.llm.model_id,
+            language=language,
             timings=Timings(
-                retrieval_ms=retrieval.ms, first_token_ms=None, total_ms=run.ms(),
-                prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                retrieval_ms=retrieval.ms,
+                first_token_ms=None,
+                total_ms=run.ms(),
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
             ),
             reason=reason,
         )
@@ -257,26 +278,42 @@ class Assistant:
         reply = "".join(parts).strip()
         if is_decline(reply):
             answer = self._abstain(
-                run, question, language, retrieval, "model_declined",
-                usage_prompt, usage_completion,
+                run,
+                question,
+                language,
+                retrieval,
+                "model_declined",
+                usage_prompt,
+                usage_completion,
             )
             yield DoneEvent(answer)
             return
         for text in held:
             yield TokenEvent(text)
         answer = Answer(
-            answer_id=uuid.uuid4().hex, question=question, answer=reply, abstained=False,
-            sources=sources, model=self.llm.model_id, language=language,
+            answer_id=uuid.uuid4().hex,
+            question=question,
+            answer=reply,
+            abstained=False,
+            sources=sources,
+            model=self.llm.model_id,
+            language=language,
             timings=Timings(
                 retrieval_ms=retrieval.ms,
                 first_token_ms=run.ms(run.first_token) if run.first_token else None,
-                total_ms=run.ms(), prompt_tokens=usage_prompt,
-                completion_tokens=usage_completion, queue_ms=waited * 1000,
+                total_ms=run.ms(),
+                prompt_tokens=usage_prompt,
+                completion_tokens=usage_completion,
+                queue_ms=waited * 1000,
             ),
             chunk_ids=tuple(c.chunk_id for c in prompt.chunks),
         )
         logger.info(
             "answered language=%s abstained=%s sources=%d retrieval_ms=%.1f total_ms=%.1f",
-            language, answer.abstained, len(sources), retrieval.ms, answer.timings.total_ms,
+            language,
+            answer.abstained,
+            len(sources),
+            retrieval.ms,
+            answer.timings.total_ms,
         )
         yield DoneEvent(answer)

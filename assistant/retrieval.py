@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import cast
 
 from knowledge.documents import Chunk
 from knowledge.lexical import LexicalIndex
@@ -60,8 +61,7 @@ def rrf_fuse(
         )
         dense_score = entry.get("dense")
         lexical_score = entry.get("lexical")
-        chunk = entry["chunk"]
-        assert isinstance(chunk, Chunk)
+        chunk = cast(Chunk, entry["chunk"])
         fused.append(
             RankedChunk(
                 chunk=chunk,

@@ -111,6 +111,10 @@ class Candidate:
 ProgressFn = Callable[[IngestProgress], None]
 
 
+def _constant(document: Document) -> Callable[[], Document]:
+    return lambda: document
+
+
 def read_acl_sidecar(folder: Path, root: Path, default: tuple[str, ...]) -> tuple[str, ...]:
     """The nearest ``.lotse-acl`` at or above ``folder`` (within ``root``) wins."""
     current = folder
@@ -180,7 +184,9 @@ class Indexer:
             self.manifest.remove(entry.source, entry.source_id)
             logger.warning(
                 "repaired interrupted write source=%s source_id=%s chunks=%d",
-                entry.source, entry.source_id, len(ids),
+                entry.source,
+                entry.source_id,
+                len(ids),
             )
         return len(pending)
 
@@ -216,7 +222,11 @@ class Indexer:
                 continue
             candidates.append(self._file_candidate(file, root, source_id, name, base_acl))
         return self._sync(
-            name, candidates, summary, progress=progress, cancel=cancel,
+            name,
+            candidates,
+            summary,
+            progress=progress,
+            cancel=cancel,
             delete_missing=not single,
         )
 
@@ -234,11 +244,13 @@ class Indexer:
         candidates = []
         for doc in documents:
             summary.files_seen += 1
-            candidates.append(
-                Candidate(doc.source_id, doc.content_hash, doc.acl, load=lambda d=doc: d)
-            )
+            candidates.append(Candidate(doc.source_id, doc.content_hash, doc.acl, _constant(doc)))
         return self._sync(
-            source, candidates, summary, progress=progress, cancel=cancel,
+            source,
+            candidates,
+            summary,
+            progress=progress,
+            cancel=cancel,
             delete_missing=delete_missing,
         )
 
@@ -273,9 +285,7 @@ class Indexer:
             return f"unsupported format {suffix or '(no extension)'}"
         size = file.stat().st_size
         if size > self.limits.max_bytes:
-            return (
-                f"file is {size / 1e6:.1f} MB, the limit is {self.limits.max_bytes / 1e6:g} MB"
-            )
+            return f"file is {size / 1e6:.1f} MB, the limit is {self.limits.max_bytes / 1e6:g} MB"
         if size == 0:
             return "empty file"
         return None
@@ -331,8 +341,15 @@ class Indexer:
         logger.info(
             "ingest source=%s seen=%d new=%d changed=%d unchanged=%d deleted=%d skipped=%d "
             "chunks_written=%d seconds=%.2f",
-            source, summary.files_seen, summary.new, summary.changed, summary.unchanged,
-            summary.deleted, len(summary.skipped), summary.chunks_written, summary.seconds,
+            source,
+            summary.files_seen,
+            summary.new,
+            summary.changed,
+            summary.unchanged,
+            summary.deleted,
+            len(summary.skipped),
+            summary.chunks_written,
+            summary.seconds,
         )
         return summary
 
@@ -354,8 +371,9 @@ class Indexer:
         except UnsupportedDocument as exc:
             summary.skipped.append((cand.source_id, exc.reason))
             self.manifest.record_skip(source, cand.source_id, exc.reason)
-            logger.info("skipped source=%s source_id=%s reason=%s", source, cand.source_id,
-                        exc.reason)
+            logger.info(
+                "skipped source=%s source_id=%s reason=%s", source, cand.source_id, exc.reason
+            )
             return
         chunks = chunk_document(document, self.chunking)
         if not chunks:

@@ -123,14 +123,34 @@ class Manifest:
 
     @staticmethod
     def _entry(row: sqlite3.Row | tuple[object, ...]) -> ManifestEntry:
-        (source, source_id, content_hash, title, fmt, language, acl, modified, indexed_at,
-         chunk_ids, replaced, state, warnings) = row
+        (
+            source,
+            source_id,
+            content_hash,
+            title,
+            fmt,
+            language,
+            acl,
+            modified,
+            indexed_at,
+            chunk_ids,
+            replaced,
+            state,
+            warnings,
+        ) = row
         return ManifestEntry(
-            source=str(source), source_id=str(source_id), content_hash=str(content_hash),
-            title=str(title), format=str(fmt), language=str(language),
-            acl=tuple(json.loads(str(acl))), modified=float(str(modified)),
-            indexed_at=float(str(indexed_at)), chunk_ids=tuple(json.loads(str(chunk_ids))),
-            replaced_chunk_ids=tuple(json.loads(str(replaced))), state=str(state),
+            source=str(source),
+            source_id=str(source_id),
+            content_hash=str(content_hash),
+            title=str(title),
+            format=str(fmt),
+            language=str(language),
+            acl=tuple(json.loads(str(acl))),
+            modified=float(str(modified)),
+            indexed_at=float(str(indexed_at)),
+            chunk_ids=tuple(json.loads(str(chunk_ids))),
+            replaced_chunk_ids=tuple(json.loads(str(replaced))),
+            state=str(state),
             warnings=tuple(json.loads(str(warnings))),
         )
 
@@ -167,15 +187,25 @@ class Manifest:
                 f"INSERT OR REPLACE INTO documents ({self._COLUMNS}) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    entry.source, entry.source_id, entry.content_hash, entry.title, entry.format,
-                    entry.language, json.dumps(list(entry.acl)), entry.modified,
-                    entry.indexed_at, json.dumps(list(entry.chunk_ids)),
-                    json.dumps(list(entry.replaced_chunk_ids)), "pending",
+                    entry.source,
+                    entry.source_id,
+                    entry.content_hash,
+                    entry.title,
+                    entry.format,
+                    entry.language,
+                    json.dumps(list(entry.acl)),
+                    entry.modified,
+                    entry.indexed_at,
+                    json.dumps(list(entry.chunk_ids)),
+                    json.dumps(list(entry.replaced_chunk_ids)),
+                    "pending",
                     json.dumps(list(entry.warnings)),
                 ),
             )
-            db.execute("DELETE FROM skipped WHERE source=? AND source_id=?",
-                       (entry.source, entry.source_id))
+            db.execute(
+                "DELETE FROM skipped WHERE source=? AND source_id=?",
+                (entry.source, entry.source_id),
+            )
 
     def commit(self, source: str, source_id: str) -> None:
         with self._tx() as db:
@@ -213,8 +243,8 @@ class Manifest:
     def add_tombstone(self, source: str, source_id: str, content_hash: str, reason: str) -> None:
         with self._tx() as db:
             db.execute(
-                "INSERT OR IGNORE INTO tombstones (source, source_id, content_hash, reason, created)"
-                " VALUES (?,?,?,?,?)",
+                "INSERT OR IGNORE INTO tombstones "
+                "(source, source_id, content_hash, reason, created) VALUES (?,?,?,?,?)",
                 (source, source_id, content_hash, reason, time.time()),
             )
 
@@ -222,8 +252,8 @@ class Manifest:
         """A source id erased as a whole ("*" hash) or this exact content was erased."""
         with self._lock:
             row = self._db.execute(
-                "SELECT 1 FROM tombstones WHERE (source=? AND source_id=? AND content_hash IN (?, '*'))"
-                " OR content_hash=? LIMIT 1",
+                "SELECT 1 FROM tombstones WHERE (source=? AND source_id=? "
+                "AND content_hash IN (?, '*')) OR content_hash=? LIMIT 1",
                 (source, source_id, content_hash, content_hash),
             ).fetchone()
         return row is not None
@@ -240,7 +270,11 @@ class Manifest:
 
     # -- registered sources -------------------------------------------------------------------
     def register_source(
-        self, name: str, kind: str, location: str, acl: tuple[str, ...],
+        self,
+        name: str,
+        kind: str,
+        location: str,
+        acl: tuple[str, ...],
         options: dict[str, str] | None = None,
     ) -> SourceRecord:
         now = time.time()
@@ -266,8 +300,11 @@ class Manifest:
             ).fetchall()
         return [
             SourceRecord(
-                name=str(r[0]), kind=str(r[1]), location=str(r[2]),
-                acl=tuple(json.loads(str(r[3]))), registered_at=float(r[4]),
+                name=str(r[0]),
+                kind=str(r[1]),
+                location=str(r[2]),
+                acl=tuple(json.loads(str(r[3]))),
+                registered_at=float(r[4]),
                 last_indexed=None if r[5] is None else float(r[5]),
                 options=dict(json.loads(str(r[6]))),
             )

@@ -75,9 +75,7 @@ class InMemoryVectorStore:
             self._chunks.pop(chunk_id, None)
             self._vectors.pop(chunk_id, None)
 
-    def query(
-        self, embedding: Vectors, k: int, groups: Collection[str] | None = None
-    ) -> list[Hit]:
+    def query(self, embedding: Vectors, k: int, groups: Collection[str] | None = None) -> list[Hit]:
         allowed = None if groups is None else set(groups)
         q = np.asarray(embedding, dtype=np.float32)
         qn = float(np.linalg.norm(q)) or 1.0

@@ -36,7 +36,8 @@ def normalize_rows(matrix: Vectors) -> Vectors:
     """L2-normalise each row; all-zero rows stay zero."""
     norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (matrix / norms).astype(np.float32)
+    result: Vectors = (matrix / norms).astype(np.float32)
+    return result
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -65,4 +66,5 @@ class FakeEmbedder:
         return normalize_rows(np.stack([self._vector(t) for t in texts]))
 
     def embed_query(self, text: str) -> Vectors:
-        return normalize_rows(self._vector(text)[None, :])[0]
+        row: Vectors = normalize_rows(self._vector(text)[None, :])[0]
+        return row

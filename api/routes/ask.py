@@ -5,7 +5,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import ServicesDep
 from api.errors import responses
-from api.schemas import AskResponse, AskRequest
+from api.schemas import AskRequest, AskResponse
 from assistant.identity import Caller
 from models.errors import InvalidInput
 
@@ -23,7 +23,8 @@ async def ask(body: AskRequest, services: ServicesDep) -> AskResponse:
     if len(body.question) > limit:
         raise InvalidInput(
             f"the question has {len(body.question)} characters, the limit is {limit}",
-            field="question", too_large=True,
+            field="question",
+            too_large=True,
         )
     caller = Caller(user_id="anonymous", role="employee")
     answer = await run_in_threadpool(services.assistant.ask, body.question, caller)

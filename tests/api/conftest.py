@@ -15,10 +15,17 @@ from knowledge.documents import Document, sha256_bytes
 from models.llm import FakeLLM
 
 DOCS = {
-    "it/vpn.md": ("VPN", "de", "# VPN\n\n## Verbindung\n\nStarten Sie Cisco AnyConnect und "
-                  "verbinden Sie sich mit vpn.nordwind.de."),
-    "finance/travel.md": ("Travel expenses", "en", "# Travel expenses\n\n## Per diem\n\nThe "
-                          "per diem for a full day in Germany is 28 euros."),
+    "it/vpn.md": (
+        "VPN",
+        "de",
+        "# VPN\n\n## Verbindung\n\nStarten Sie Cisco AnyConnect und "
+        "verbinden Sie sich mit vpn.nordwind.de.",
+    ),
+    "finance/travel.md": (
+        "Travel expenses",
+        "en",
+        "# Travel expenses\n\n## Per diem\n\nThe per diem for a full day in Germany is 28 euros.",
+    ),
 }
 
 
@@ -36,8 +43,15 @@ def services(tmp_path: Path) -> Iterator[Services]:
     llm = FakeLLM()
     svc = build_services(fake_settings(tmp_path), llm=llm)
     docs = [
-        Document(source_id=sid, title=title, text=text, format="markdown", language=lang,
-                 content_hash=sha256_bytes(text.encode()), source="sample")
+        Document(
+            source_id=sid,
+            title=title,
+            text=text,
+            format="markdown",
+            language=lang,
+            content_hash=sha256_bytes(text.encode()),
+            source="sample",
+        )
         for sid, (title, lang, text) in DOCS.items()
     ]
     svc.knowledge.indexer.sync_documents("sample", docs)

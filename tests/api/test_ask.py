@@ -24,7 +24,11 @@ def test_ask_returns_the_cli_shape(client: TestClient, llm: FakeLLM) -> None:
     assert body["sources"][0]["source_id"] == "finance/travel.md"
     assert set(body["sources"][0]) == {"source_id", "title", "heading", "snippet", "score"}
     assert set(body["timings"]) == {
-        "retrieval_ms", "first_token_ms", "total_ms", "prompt_tokens", "completion_tokens"
+        "retrieval_ms",
+        "first_token_ms",
+        "total_ms",
+        "prompt_tokens",
+        "completion_tokens",
     }
 
 

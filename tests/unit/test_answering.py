@@ -21,17 +21,37 @@ from models.errors import Overloaded
 from models.llm import FakeLLM
 
 DOCS = [
-    ("it/vpn.md", "VPN", "de", ("everyone",),
-     "# VPN\n\n## Verbindung\n\nStarten Sie Cisco AnyConnect und verbinden Sie sich mit "
-     "vpn.nordwind.de. Bestätigen Sie die Anmeldung in der Authenticator-App."),
-    ("hr/urlaub.md", "Urlaub", "de", ("everyone",),
-     "# Urlaub\n\n## Anspruch\n\nJede Vollzeitkraft hat 30 Tage Urlaub im Kalenderjahr. "
-     "Urlaub beantragen Sie im HR-Portal."),
-    ("finance/travel.md", "Travel expenses", "en", ("everyone",),
-     "# Travel expenses\n\n## Per diem\n\nThe per diem for a full day in Germany is 28 euros. "
-     "Submit expenses within 30 days."),
-    ("hr/confidential/salary.md", "Salary bands", "en", ("hr",),
-     "# Salary bands\n\n## Band E3\n\nBand E3 pays between 58,000 and 66,000 euros a year."),
+    (
+        "it/vpn.md",
+        "VPN",
+        "de",
+        ("everyone",),
+        "# VPN\n\n## Verbindung\n\nStarten Sie Cisco AnyConnect und verbinden Sie sich mit "
+        "vpn.nordwind.de. Bestätigen Sie die Anmeldung in der Authenticator-App.",
+    ),
+    (
+        "hr/urlaub.md",
+        "Urlaub",
+        "de",
+        ("everyone",),
+        "# Urlaub\n\n## Anspruch\n\nJede Vollzeitkraft hat 30 Tage Urlaub im Kalenderjahr. "
+        "Urlaub beantragen Sie im HR-Portal.",
+    ),
+    (
+        "finance/travel.md",
+        "Travel expenses",
+        "en",
+        ("everyone",),
+        "# Travel expenses\n\n## Per diem\n\nThe per diem for a full day in Germany is 28 euros. "
+        "Submit expenses within 30 days.",
+    ),
+    (
+        "hr/confidential/salary.md",
+        "Salary bands",
+        "en",
+        ("hr",),
+        "# Salary bands\n\n## Band E3\n\nBand E3 pays between 58,000 and 66,000 euros a year.",
+    ),
 ]
 
 
@@ -39,8 +59,16 @@ def make_assistant(llm: FakeLLM, min_dense: float = -1.0) -> Assistant:
     embedder = FakeEmbedder(dim=256)
     vectors, lexical = InMemoryVectorStore(), InMemoryLexicalIndex()
     for source_id, title, lang, acl, text in DOCS:
-        doc = Document(source_id=source_id, title=title, text=text, format="markdown",
-                       language=lang, content_hash=source_id, acl=acl, source="sample")
+        doc = Document(
+            source_id=source_id,
+            title=title,
+            text=text,
+            format="markdown",
+            language=lang,
+            content_hash=source_id,
+            acl=acl,
+            source="sample",
+        )
         chunks = chunk_document(doc)
         vectors.upsert(chunks, embedder.embed_passages([c.embedding_text for c in chunks]))
         lexical.upsert(chunks)
@@ -156,8 +184,17 @@ def test_closing_the_stream_early_frees_the_model() -> None:
 
 def test_prompt_fits_the_budget_and_trims_passages() -> None:
     chunks = [
-        Chunk(chunk_id=f"c{i}", text="wort " * 400, source_id=f"d{i}", title="T", heading="T",
-              position=0, language="de", acl=("everyone",), content_hash="h")
+        Chunk(
+            chunk_id=f"c{i}",
+            text="wort " * 400,
+            source_id=f"d{i}",
+            title="T",
+            heading="T",
+            position=0,
+            language="de",
+            acl=("everyone",),
+            content_hash="h",
+        )
         for i in range(4)
     ]
     built = build_answer_prompt(
@@ -174,8 +211,17 @@ def test_passage_fences_cannot_be_closed_from_inside() -> None:
 
 def test_rrf_prefers_chunks_found_by_both_indexes() -> None:
     def chunk(i: str) -> Chunk:
-        return Chunk(chunk_id=i, text=i, source_id=i, title=i, heading=i, position=0,
-                     language="en", acl=("everyone",), content_hash=i)
+        return Chunk(
+            chunk_id=i,
+            text=i,
+            source_id=i,
+            title=i,
+            heading=i,
+            position=0,
+            language="en",
+            acl=("everyone",),
+            content_hash=i,
+        )
 
     a, b, c = chunk("a"), chunk("b"), chunk("c")
     fused = rrf_fuse([(a, 0.9), (b, 0.8)], [(b, 5.0), (c, 4.0)], k=60)
@@ -216,7 +262,7 @@ def test_gate_rejects_beyond_the_queue_with_retry_after() -> None:
     release.set()
     worker.join(5)
     waiter.join(5)
-    assert gate.stats() .rejected == 1
+    assert gate.stats().rejected == 1
     assert gate.stats().running == 0
 
 

@@ -1,20 +1,30 @@
+import itertools
+
 from knowledge.chunking import ChunkingConfig, chunk_document, estimate_tokens, heading_path
 from knowledge.documents import Document
 
 
 def doc(text: str, title: str = "VPN-Anleitung", language: str = "de") -> Document:
     return Document(
-        source_id="it/vpn.md", title=title, text=text, format="markdown", language=language,
-        content_hash="h1", acl=("everyone",), source="sample",
+        source_id="it/vpn.md",
+        title=title,
+        text=text,
+        format="markdown",
+        language=language,
+        content_hash="h1",
+        acl=("everyone",),
+        source="sample",
     )
 
 
 def test_heading_path_is_kept_with_each_chunk() -> None:
     text = (
         "# VPN-Anleitung\n\nEinleitung zum Zugang aus dem Homeoffice und unterwegs. " * 3
-        + "\n\n## Installation\n\nLaden Sie den Cisco AnyConnect Client aus dem Softwarecenter. " * 2
+        + "\n\n## Installation\n\nLaden Sie den Cisco AnyConnect Client aus dem Softwarecenter. "
+        * 2
         + "\n\n### Windows\n\nStarten Sie das Installationsprogramm als Administrator. " * 2
-        + "\n\n## Verbindung\n\nGeben Sie vpn.nordwind.de als Server ein und bestätigen Sie MFA. " * 2
+        + "\n\n## Verbindung\n\nGeben Sie vpn.nordwind.de als Server ein und bestätigen Sie MFA. "
+        * 2
     )
     chunks = chunk_document(doc(text), ChunkingConfig(target_tokens=300))
     headings = [c.heading for c in chunks]
@@ -29,7 +39,9 @@ def test_heading_path_is_kept_with_each_chunk() -> None:
 
 
 def test_long_section_is_split_near_target_with_overlap() -> None:
-    sentences = [f"Satz Nummer {i} erklärt einen Schritt der Einrichtung genau." for i in range(200)]
+    sentences = [
+        f"Satz Nummer {i} erklärt einen Schritt der Einrichtung genau." for i in range(200)
+    ]
     text = "# Handbuch\n\n## Lang\n\n" + " ".join(sentences)
     config = ChunkingConfig(target_tokens=200, overlap_tokens=30)
     chunks = chunk_document(doc(text, title="Handbuch"), config)
@@ -37,16 +49,19 @@ def test_long_section_is_split_near_target_with_overlap() -> None:
     assert all(estimate_tokens(c.text) <= 200 for c in chunks)
     assert all(c.heading == "Handbuch > Lang" for c in chunks)
     # neighbouring chunks share text (the overlap), and together they cover every sentence
-    for left, right in zip(chunks, chunks[1:], strict=False):
+    for left, right in itertools.pairwise(chunks):
         assert right.text[:40] in left.text
     joined = " ".join(c.text for c in chunks)
     assert all(s in joined for s in sentences)
 
 
 def test_no_empty_and_no_duplicate_chunks() -> None:
-    text = "# T\n\n## A\n\nGleicher Absatz über Drucker.\n\n## B\n\n\n\n## C\n\n" + (
-        "Gleicher Absatz über Drucker und Warteschlangen. " * 20
-    ) + "\n\n## D\n\n" + ("Gleicher Absatz über Drucker und Warteschlangen. " * 20)
+    text = (
+        "# T\n\n## A\n\nGleicher Absatz über Drucker.\n\n## B\n\n\n\n## C\n\n"
+        + ("Gleicher Absatz über Drucker und Warteschlangen. " * 20)
+        + "\n\n## D\n\n"
+        + ("Gleicher Absatz über Drucker und Warteschlangen. " * 20)
+    )
     chunks = chunk_document(doc(text, title="T"))
     texts = [c.text for c in chunks]
     assert all(t.strip() for t in texts)

@@ -46,9 +46,7 @@ def test_ingest_twice_then_search_and_ask(env: dict[str, str], corpus: Path) -> 
     assert first.exit_code == 0, first.output
     summary = json.loads(first.stdout)
     assert (summary["files_seen"], summary["new"], summary["chunks_written"]) == (3, 2, 2)
-    assert summary["skipped"] == [
-        {"source_id": "notes.xlsx", "reason": "unsupported format .xlsx"}
-    ]
+    assert summary["skipped"] == [{"source_id": "notes.xlsx", "reason": "unsupported format .xlsx"}]
 
     second = runner.invoke(app, ["ingest", str(corpus), "--source", "kb"], env=env)
     assert second.exit_code == 0, second.output

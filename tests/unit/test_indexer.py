@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.indexer import Cancelled, Indexer, InProcessLoader, IngestProgress
+from knowledge.indexer import Cancelled, Indexer, IngestProgress, InProcessLoader
 from knowledge.lexical import InMemoryLexicalIndex
 from knowledge.loaders import LoadLimits
 from knowledge.manifest import Manifest, ManifestEntry
@@ -157,8 +157,14 @@ def test_interrupted_write_is_repaired_by_the_next_ingest(tmp_path: Path) -> Non
     entry = indexer.manifest.get("sample", "it/vpn.md")
     assert entry is not None
     # simulate a crash between "pending" and "complete": a half-written replacement
-    half = ManifestEntry(**{**entry.__dict__, "state": "pending", "chunk_ids": ("ghost",),
-                            "replaced_chunk_ids": entry.chunk_ids})
+    half = ManifestEntry(
+        **{
+            **entry.__dict__,
+            "state": "pending",
+            "chunk_ids": ("ghost",),
+            "replaced_chunk_ids": entry.chunk_ids,
+        }
+    )
     indexer.manifest.begin(half)
     summary = indexer.ingest(root, source="sample")
     assert summary.repaired == 1
@@ -205,8 +211,11 @@ def test_embedder_switch_is_refused(tmp_path: Path) -> None:
     indexer = make_indexer(tmp_path)
     indexer.ingest(root, source="sample")
     other = Indexer(
-        embedder=FakeEmbedder(dim=16), vectors=indexer.vectors, lexical=indexer.lexical,
-        manifest=indexer.manifest, loader=InProcessLoader(),
+        embedder=FakeEmbedder(dim=16),
+        vectors=indexer.vectors,
+        lexical=indexer.lexical,
+        manifest=indexer.manifest,
+        loader=InProcessLoader(),
     )
     with pytest.raises(ConfigurationError, match="fake-hashing-32"):
         other.ingest(root, source="sample")

@@ -1,0 +1,370 @@
+"""``ChromaVectorStore``: the ``VectorStore`` protocol over a Chroma collection.
+
+Embedded (``persistent(path)``) for one machine, a Chroma server (``http(url)``) for scale-out.
+
+- We always pass our own embeddings; the collection is created with ``embedding_function=None``
+  so Chroma never loads (or downloads) its default model.
+- Cosine space; ``score = 1 - cosine distance``.
+- The ACL filter runs inside the index: every group is its own boolean metadata key
+  (``acl:<group>: True``) and a query carries a ``where`` over the caller's groups. The group
+  list itself is kept as JSON under ``acl`` for reading back. A cheaper unfiltered search
+  answers first when it already holds ``k`` allowed hits (see ``query``).
+- Chroma's search is approximate (HNSW) once a collection outgrows its brute-force buffer;
+  ties are broken by chunk id among the hits returned.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from knowledge.documents import Chunk
+from knowledge.vectorstore import Hit, check_acl
+from models.embedder import Vectors
+from models.errors import StoreError
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.collection_configuration import CreateCollectionConfiguration
+    from chromadb.api.models.Collection import Collection as ChromaCollection
+
+logger = logging.getLogger(__name__)
+
+ACL_KEY = "acl"
+ACL_GROUP_PREFIX = "acl:"
+SPACE: Final = "cosine"
+OVERFETCH = 4  # unfiltered neighbours fetched per wanted hit before filtering inside Chroma
+
+
+def acl_key(group: str) -> str:
+    """The boolean metadata key that marks a chunk as visible to ``group``."""
+    return f"{ACL_GROUP_PREFIX}{group}"
+
+
+def acl_where(groups: Collection[str]) -> dict[str, Any]:
+    """A Chroma ``where`` matching chunks that share at least one of ``groups`` (non-empty)."""
+    clauses: list[dict[str, Any]] = [{acl_key(g): True} for g in sorted(set(groups))]
+    return clauses[0] if len(clauses) == 1 else {"$or": clauses}
+
+
+def chunk_metadata(chunk: Chunk) -> dict[str, str | int | bool | None]:
+    """Every ``Chunk`` field except ``text`` (stored as the Chroma document)."""
+    meta: dict[str, str | int | bool | None] = {
+        "chunk_id": chunk.chunk_id,
+        "source_id": chunk.source_id,
+        "title": chunk.title,
+        "heading": chunk.heading,
+        "position": chunk.position,
+        "language": chunk.language,
+        "content_hash": chunk.content_hash,
+        "source": chunk.source,
+        "format": chunk.format,
+        ACL_KEY: json.dumps(list(chunk.acl)),
+    }
+    for group in chunk.acl:
+        meta[acl_key(group)] = True
+    return meta
+
+
+def chunk_from_record(chunk_id: str, text: str | None, meta: Mapping[str, Any]) -> Chunk:
+    return Chunk(
+        chunk_id=chunk_id,
+        text=text or "",
+        source_id=str(meta["source_id"]),
+        title=str(meta["title"]),
+        heading=str(meta["heading"]),
+        position=int(meta["position"]),
+        language=str(meta["language"]),
+        acl=tuple(json.loads(str(meta[ACL_KEY]))),
+        content_hash=str(meta["content_hash"]),
+        source=str(meta["source"]),
+        format=str(meta["format"]),
+    )
+
+
+class ChromaVectorStore:
+    """A ``VectorStore`` over one Chroma collection; build it with ``persistent`` or ``http``."""
+
+    def __init__(self, client: ClientAPI, collection: str, *, location: str) -> None:
+        self._client = client
+        self._location = location
+        self._name = collection
+        configuration: CreateCollectionConfiguration = {"hnsw": {"space": SPACE}}
+        with self._errors("open the collection", hint=_open_hint(location)):
+            self._collection: ChromaCollection = client.get_or_create_collection(
+                collection,
+                configuration=configuration,
+                embedding_function=None,
+            )
+            space = (self._collection.configuration.get("hnsw") or {}).get("space")
+            self._max_batch = max(1, int(client.get_max_batch_size()))
+        if space != SPACE:
+            raise StoreError(
+                f"the Chroma collection {collection!r} at {location} uses distance {space!r}, "
+                f"not {SPACE!r}",
+                hint="delete the collection (or the index directory) and reindex",
+            )
+        logger.info(
+            "chroma_open location=%s collection=%s count=%d max_batch=%d",
+            location,
+            collection,
+            self.count(),
+            self._max_batch,
+        )
+
+    @classmethod
+    def persistent(cls, path: Path, collection: str = "chunks") -> ChromaVectorStore:
+        """Embedded Chroma in ``path`` (created if missing); one process must own it."""
+        chromadb, settings = _import_chromadb()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            client = chromadb.PersistentClient(path=str(path), settings=settings)
+        except Exception as exc:  # chromadb raises plain Exceptions from its Rust bindings
+            raise StoreError(
+                f"cannot open the Chroma index at {path}: {exc}",
+                hint="check that the directory is writable and not used by another process; "
+                "if it is corrupt, delete it and reindex",
+            ) from exc
+        return cls(client, collection, location=str(path))
+
+    @classmethod
+    def http(cls, url: str, collection: str = "chunks") -> ChromaVectorStore:
+        """A Chroma server, e.g. ``http://chroma.intranet:8000`` (``https`` for TLS)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise StoreError(
+                f"invalid Chroma server URL {url!r}",
+                hint="use the form http://host:port or https://host:port",
+            )
+        ssl = parts.scheme == "https"
+        try:
+            port = parts.port or (443 if ssl else 8000)
+        except ValueError as exc:
+            raise StoreError(f"invalid port in Chroma server URL {url!r}") from exc
+        chromadb, settings = _import_chromadb()
+        try:
+            client = chromadb.HttpClient(host=parts.hostname, port=port, ssl=ssl, settings=settings)
+        except Exception as exc:  # ValueError("Could not connect ...") or httpx errors
+            raise StoreError(
+                f"cannot reach the Chroma server at {url}: {exc}",
+                hint="check that the server runs (`chroma run --path ...`) and the URL and "
+                "firewall allow the connection",
+            ) from exc
+        return cls(client, collection, location=url)
+
+    def upsert(self, chunks: Sequence[Chunk], embeddings: Vectors) -> None:
+        if len(chunks) != len(embeddings):
+            raise ValueError(f"{len(chunks)} chunks but {len(embeddings)} embeddings")
+        check_acl(chunks)
+        if not chunks:
+            return
+        matrix = np.asarray(embeddings, dtype=np.float32)
+        started = time.perf_counter()
+        # Chroma rejects duplicate ids within one call; the last occurrence wins, as in a dict.
+        latest = {chunk.chunk_id: i for i, chunk in enumerate(chunks)}
+        order = sorted(latest.values())
+        with self._errors("write to", hint="check free disk space and the embedder dimension"):
+            for start in range(0, len(order), self._max_batch):
+                rows = order[start : start + self._max_batch]
+                ids = [chunks[i].chunk_id for i in rows]
+                metadatas = [chunk_metadata(chunks[i]) for i in rows]
+                self._clear_stale_groups(ids, metadatas)
+                self._collection.upsert(
+                    ids=ids,
+                    embeddings=matrix[rows],
+                    metadatas=metadatas,  # type: ignore[arg-type]  # dict is invariant
+                    documents=[chunks[i].text for i in rows],
+                )
+        logger.info(
+            "chroma_upsert chunks=%d batches=%d ms=%.1f",
+            len(order),
+            -(-len(order) // self._max_batch),
+            (time.perf_counter() - started) * 1000,
+        )
+
+    def _clear_stale_groups(
+        self, ids: list[str], metadatas: list[dict[str, str | int | bool | None]]
+    ) -> None:
+        """Chroma's upsert merges metadata: a group a chunk no longer has must be set to None."""
+        existing = self._collection.get(ids=ids, include=["metadatas"])
+        old_groups = {
+            cid: {key for key in (meta or {}) if key.startswith(ACL_GROUP_PREFIX)}
+            for cid, meta in zip(existing["ids"], existing["metadatas"] or [], strict=True)
+        }
+        for cid, meta in zip(ids, metadatas, strict=True):
+            for key in old_groups.get(cid, set()) - meta.keys():
+                meta[key] = None
+
+    def delete(self, chunk_ids: Sequence[str]) -> None:
+        if not chunk_ids:
+            return
+        unique = list(dict.fromkeys(chunk_ids))
+        with self._errors("delete from"):
+            for start in range(0, len(unique), self._max_batch):
+                self._collection.delete(ids=unique[start : start + self._max_batch])
+        logger.info("chroma_delete chunks=%d", len(unique))
+
+    def query(self, embedding: Vectors, k: int, groups: Collection[str] | None = None) -> list[Hit]:
+        """Nearest chunks the caller may read.
+
+        With ``groups``, a cheap unfiltered search for ``OVERFETCH * k`` neighbours comes first:
+        when at least ``k`` of them are allowed they are exactly the best allowed ones (every
+        allowed chunk nearer than the k-th is among them). Otherwise the ``where`` filter runs
+        inside Chroma's index. At 10k chunks a filtered Chroma search costs 40-100 ms, an
+        unfiltered one ~5 ms, and most callers share a group ("everyone") with most chunks.
+        """
+        if k < 1 or (groups is not None and not groups):
+            return []
+        vector = np.asarray(embedding, dtype=np.float32).reshape(1, -1)
+        with self._errors("query", hint="an index built with another embedder must be rebuilt"):
+            if groups is None:
+                hits = self._search(vector, k, None)
+            else:
+                allowed = set(groups)
+                nearest = self._search(vector, OVERFETCH * k, None)
+                hits = [h for h in nearest if allowed.intersection(h.chunk.acl)][:k]
+                if len(hits) < k:
+                    hits = self._search(vector, k, acl_where(allowed))
+        hits.sort(key=lambda h: (-h.score, h.chunk.chunk_id))
+        return hits
+
+    def _search(self, vector: Vectors, k: int, where: dict[str, Any] | None) -> list[Hit]:
+        result = self._collection.query(
+            query_embeddings=vector,
+            n_results=k,
+            where=where,
+            include=["metadatas", "documents", "distances"],
+        )
+        ids = result["ids"][0]
+        metadatas = (result["metadatas"] or [[]])[0]
+        documents = (result["documents"] or [[]])[0]
+        distances = (result["distances"] or [[]])[0]
+        hits = [
+            Hit(chunk_from_record(cid, doc, meta), 1.0 - float(dist))
+            for cid, doc, meta, dist in zip(ids, documents, metadatas, distances, strict=True)
+        ]
+        hits.sort(key=lambda h: (-h.score, h.chunk.chunk_id))
+        if len(hits) < k:
+            hits = self._exact_if_short(vector[0], k, where, hits)
+        return hits
+
+    def _exact_if_short(
+        self, vector: Vectors, k: int, where: dict[str, Any] | None, hits: list[Hit]
+    ) -> list[Hit]:
+        """Exact search over the allowed chunks when HNSW returned fewer than it could.
+
+        Chroma's filtered HNSW search can miss allowed chunks entirely (seen with 1.5.9 when one
+        chunk of several thousand near-duplicates is allowed), which for an ACL filter means a
+        user cannot find the one document they may read. Fewer than ``k`` hits while more
+        chunks are allowed is the signal; the allowed set is then small or the graph is broken.
+        """
+        if where is None:
+            allowed = self._collection.count()
+        else:
+            allowed = len(self._collection.get(where=where, include=[])["ids"])
+        if allowed <= len(hits):
+            return hits
+        logger.warning(
+            "chroma_ann_short location=%s hits=%d allowed=%d k=%d action=exact_search",
+            self._location,
+            len(hits),
+            allowed,
+            k,
+        )
+        records = self._collection.get(
+            where=where, include=["embeddings", "metadatas", "documents"]
+        )
+        matrix = np.asarray(records["embeddings"], dtype=np.float32)
+        norms = np.linalg.norm(matrix, axis=1)
+        norms[norms == 0] = 1.0
+        qn = float(np.linalg.norm(vector)) or 1.0
+        scores = (matrix @ vector) / (norms * qn)
+        exact = [
+            Hit(chunk_from_record(cid, doc, meta), float(score))
+            for cid, doc, meta, score in zip(
+                records["ids"],
+                records["documents"] or [],
+                records["metadatas"] or [],
+                scores,
+                strict=True,
+            )
+        ]
+        exact.sort(key=lambda h: (-h.score, h.chunk.chunk_id))
+        return exact[:k]
+
+    def get(self, chunk_ids: Sequence[str]) -> list[Chunk]:
+        if not chunk_ids:
+            return []
+        found: dict[str, Chunk] = {}
+        unique = list(dict.fromkeys(chunk_ids))
+        with self._errors("read from"):
+            for start in range(0, len(unique), self._max_batch):
+                result = self._collection.get(
+                    ids=unique[start : start + self._max_batch],
+                    include=["metadatas", "documents"],
+                )
+                metadatas = result["metadatas"] or []
+                documents = result["documents"] or []
+                for cid, doc, meta in zip(result["ids"], documents, metadatas, strict=True):
+                    found[cid] = chunk_from_record(cid, doc, meta)
+        return [found[i] for i in chunk_ids if i in found]
+
+    def ids(self) -> set[str]:
+        out: set[str] = set()
+        with self._errors("read from"):
+            total = self._collection.count()
+            for offset in range(0, total, self._max_batch):
+                page = self._collection.get(include=[], limit=self._max_batch, offset=offset)
+                out.update(page["ids"])
+        return out
+
+    def count(self) -> int:
+        with self._errors("read from"):
+            return int(self._collection.count())
+
+    def close(self) -> None:
+        """Release the client (and, for an embedded index, its files)."""
+        try:
+            self._client.close()  # type: ignore[attr-defined]  # chromadb >= 1.4 Client
+        except AttributeError:
+            return
+        except Exception as exc:
+            logger.warning("chroma_close_failed location=%s error=%s", self._location, exc)
+
+    @contextmanager
+    def _errors(self, action: str, *, hint: str | None = None) -> Iterator[None]:
+        from chromadb.errors import ChromaError
+
+        try:
+            yield
+        except (ChromaError, OSError) as exc:
+            raise StoreError(
+                f"cannot {action} the Chroma collection {self._name!r} at {self._location}: {exc}",
+                hint=hint or _open_hint(self._location),
+            ) from exc
+
+
+def _open_hint(location: str) -> str:
+    if location.startswith(("http://", "https://")):
+        return "check that the Chroma server is running and reachable"
+    return "check that the directory is writable and not used by another process"
+
+
+def _import_chromadb() -> tuple[Any, Any]:
+    try:
+        import chromadb
+        from chromadb.config import Settings
+    except ImportError as exc:
+        raise StoreError(
+            "the chromadb package is not installed",
+            hint="install Lotse with its dependencies: pip install -e .",
+        ) from exc
+    return chromadb, Settings(anonymized_telemetry=False, allow_reset=False)

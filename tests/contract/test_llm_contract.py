@@ -1,0 +1,244 @@
+"""One ``LLM`` contract, run against the fake, llama.cpp in-process, and an OpenAI-compatible
+server (``python -m llama_cpp.server`` on the same 0.5B GGUF, started for this session)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from models.errors import GenerationFailed, ModelUnavailable
+from models.llamacpp import LlamaCppLLM
+from models.llm import LLM, ChatMessage, FakeLLM, GenerationParams, StreamChunk, collect
+from models.openai_compat import OpenAICompatibleLLM
+
+SYSTEM = ChatMessage(
+    "system", "You are the IT service desk assistant of Example GmbH. Answer briefly."
+)
+GERMAN = [SYSTEM, ChatMessage("user", "Wie setze ich mein Passwort zurück?")]
+ENGLISH = [SYSTEM, ChatMessage("user", "How do I connect to the company VPN from home?")]
+SHORT = GenerationParams(max_tokens=24)
+
+SERVER_START_TIMEOUT_S = 120
+
+
+@dataclass
+class Backend:
+    name: str
+    llm: LLM
+    # A remote llama.cpp server reuses its KV cache for a repeated prompt but evaluates the
+    # last prompt token alone the second time, which can flip a near-tie at temperature 0.
+    # Repeats are stable from then on, so its determinism is checked after one warm-up.
+    # (LlamaCppLLM always evaluates the last prompt token alone, so it needs no warm-up.)
+    warm_up: bool = False
+
+    def settle(self, messages: list[ChatMessage], params: GenerationParams) -> None:
+        if self.warm_up:
+            self.llm.complete(messages, params)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def llama_server(small_llm_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``python -m llama_cpp.server`` on the small model; stopped when the session ends."""
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
+    command = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(small_llm_path),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "4096",
+        "--n_threads",
+        "2",
+        "--model_alias",
+        "qwen2.5-0.5b",
+    ]
+    base_url = f"http://127.0.0.1:{port}"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                pytest.fail(
+                    f"llama_cpp.server exited with {process.returncode}; it needs "
+                    "`pip install 'llama-cpp-python[server]'`. Log:\n"
+                    + log_path.read_text(errors="replace")[-3000:]
+                )
+            try:
+                if httpx.get(f"{base_url}/v1/models", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"llama_cpp.server did not start in {SERVER_START_TIMEOUT_S}s")
+            time.sleep(0.25)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def remote_llm(llama_server: str) -> Iterator[OpenAICompatibleLLM]:
+    llm = OpenAICompatibleLLM(f"{llama_server}/v1", "qwen2.5-0.5b", timeout_s=120)
+    yield llm
+    llm.close()
+
+
+@pytest.fixture(
+    scope="session",
+    params=[
+        "fake",
+        pytest.param("llamacpp", marks=pytest.mark.slow),
+        pytest.param("openai", marks=pytest.mark.slow),
+    ],
+)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    if request.param == "fake":
+        return Backend("fake", FakeLLM())
+    if request.param == "llamacpp":
+        return Backend("llamacpp", request.getfixturevalue("small_llm"))
+    return Backend("openai", request.getfixturevalue("remote_llm"), warm_up=True)
+
+
+def test_implements_the_protocol(backend: Backend) -> None:
+    assert isinstance(backend.llm, LLM)
+    assert backend.llm.context_size >= 2048
+    assert backend.llm.model_id
+
+
+def test_temperature_zero_is_deterministic(backend: Backend) -> None:
+    backend.settle(GERMAN, SHORT)
+    first = backend.llm.complete(GERMAN, SHORT)
+    second = backend.llm.complete(GERMAN, SHORT)
+    assert first.text != ""
+    assert second == first
+
+
+def test_stream_concatenates_to_the_completion(backend: Backend) -> None:
+    backend.settle(ENGLISH, SHORT)
+    chunks = list(backend.llm.stream(ENGLISH, SHORT))
+    completion = backend.llm.complete(ENGLISH, SHORT)
+
+    assert "".join(c.text for c in chunks) == completion.text
+    assert len(chunks) >= 2
+    *body, last = chunks
+    assert all(c.finish_reason is None and c.usage is None for c in body)
+    assert last.finish_reason in ("stop", "length")
+    assert last.usage is not None and last.usage.prompt_tokens > 0
+    assert last.usage.completion_tokens > 0
+    assert collect(iter(chunks)) == completion
+
+
+def test_max_tokens_is_respected(backend: Backend) -> None:
+    params = GenerationParams(max_tokens=3)
+    completion = backend.llm.complete(ENGLISH, params)
+
+    assert completion.finish_reason == "length"
+    assert completion.text.strip() != ""
+    assert 1 <= completion.usage.completion_tokens <= 3
+    assert backend.llm.count_tokens(completion.text) <= 3
+
+
+def test_count_tokens_is_positive_and_monotone(backend: Backend) -> None:
+    llm = backend.llm
+    short = "Passwort zurücksetzen"
+    longer = short + " über das Self-Service-Portal"
+    longest = " ".join([longer] * 20)
+    assert llm.count_tokens("") == 0
+    assert 0 < llm.count_tokens(short) < llm.count_tokens(longer) < llm.count_tokens(longest)
+
+
+@pytest.mark.parametrize("messages", [GERMAN, ENGLISH], ids=["german", "english"])
+def test_answers_german_and_english(backend: Backend, messages: list[ChatMessage]) -> None:
+    completion = backend.llm.complete(messages, GenerationParams(max_tokens=32))
+    assert completion.text.strip() != ""
+    assert completion.usage.prompt_tokens > 0
+
+
+def test_closing_a_stream_early_stops_it_and_the_model_stays_usable(backend: Backend) -> None:
+    long_answer = GenerationParams(max_tokens=600)
+    messages = [SYSTEM, ChatMessage("user", "Explain in great detail how e-mail works.")]
+    stream = backend.llm.stream(messages, long_answer)
+    assert isinstance(stream, Generator)  # so callers can close() it
+    first: list[StreamChunk] = [next(stream), next(stream)]
+    started = time.perf_counter()
+    stream.close()
+    assert time.perf_counter() - started < 1.0
+    assert all(c.finish_reason is None for c in first)
+    with pytest.raises(StopIteration):
+        next(stream)
+
+    # If generation had continued in the background (600 tokens), this would have to wait.
+    started = time.perf_counter()
+    after = backend.llm.complete(ENGLISH, GenerationParams(max_tokens=4))
+    assert time.perf_counter() - started < 8.0
+    assert after.text.strip() != ""
+    assert after.finish_reason == "length"
+
+
+# --- backend-specific behaviour ------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_llamacpp_prompt_longer_than_the_context_fails_cleanly(small_llm: LlamaCppLLM) -> None:
+    huge = [ChatMessage("user", "Passwort " * 5000)]
+    with pytest.raises(GenerationFailed, match="context of 4096"):
+        small_llm.complete(huge, SHORT)
+    assert small_llm.complete(GERMAN, GenerationParams(max_tokens=2)).text != ""
+
+
+@pytest.mark.slow
+def test_llamacpp_usage_counts_the_rendered_prompt(small_llm: LlamaCppLLM) -> None:
+    completion = small_llm.complete(GERMAN, GenerationParams(max_tokens=2))
+    content_tokens = sum(small_llm.count_tokens(m.content) for m in GERMAN)
+    # The chat template adds role markers around each message.
+    assert completion.usage.prompt_tokens == small_llm.prompt_tokens(GERMAN)
+    assert content_tokens < completion.usage.prompt_tokens < content_tokens + 20
+
+
+def test_llamacpp_corrupt_file_is_model_unavailable(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + b"\x00" * 64)
+    with pytest.raises(ModelUnavailable) as caught:
+        LlamaCppLLM(broken, model_id="broken")
+    assert str(broken) in str(caught.value)
+    assert "the file may be corrupt; run `lotse models verify`" in str(caught.value)
+
+
+def test_llamacpp_missing_file_is_model_unavailable(tmp_path: Path) -> None:
+    with pytest.raises(ModelUnavailable, match="does not exist"):
+        LlamaCppLLM(tmp_path / "nope.gguf", model_id="qwen2.5-0.5b")
+
+
+def test_openai_unreachable_server_is_model_unavailable() -> None:
+    llm = OpenAICompatibleLLM(f"http://127.0.0.1:{_free_port()}", "m", timeout_s=5)
+    with pytest.raises(
+        ModelUnavailable, match=r"cannot reach the LLM server at http://127\.0\.0\.1"
+    ):
+        llm.complete(ENGLISH, SHORT)
+    llm.close()

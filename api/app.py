@@ -7,9 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
-from api.errors import install_error_handlers
-from api.routes import ask, health
+from api.errors import document_common_errors, install_error_handlers
+from api.limits import BodyLimitMiddleware
+from api.routes import admin, ask, chat, feedback, health, portal, search, stats
+from api.routes import audit as audit_routes
+from api.routes import openai as openai_compat
+from api.security_headers import SecurityHeadersMiddleware
 from api.settings import Settings
 from api.wiring import Services, build_services
 
@@ -27,9 +32,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         logger.info(
             "ready data_dir=%s model=%s", settings.data_dir, app.state.services.llm.model_id
         )
+        app.state.ready = True
         try:
             yield
         finally:
+            app.state.ready = False
+            # a running reindex stops before its next file; its state is stored as cancelled
+            await run_in_threadpool(app.state.services.jobs.close)
             if owned:
                 app.state.services.close()
 
@@ -40,6 +49,23 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    document_common_errors(app)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.api.max_body_bytes)
+    # outermost: every response carries the headers, including a refused oversized body
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        csp_exempt=[
+            u for u in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if u
+        ],
+    )
     app.include_router(health.router)
     app.include_router(ask.router)
+    app.include_router(admin.router)
+    app.include_router(audit_routes.router)
+    app.include_router(openai_compat.router)
+    app.include_router(chat.router)
+    app.include_router(search.router)
+    app.include_router(feedback.router)
+    app.include_router(stats.router)
+    app.include_router(portal.router)
     return app

@@ -167,7 +167,7 @@ def bench_generation(settings: Settings, max_tokens: int = 96) -> dict[str, Any]
                     "temperature": 0.0,
                     "max_tokens": max_tokens,
                 },
-                "retrieval": {**settings.retrieval.model_dump(), "min_dense_score": -1.0},
+                "retrieval": {**settings.retrieval.model_dump(), "min_evidence": -1.0},
             }
         )
         knowledge = open_knowledge(data, purpose="lotse bench")

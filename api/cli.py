@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Literal, NoReturn
 
 import typer
 from rich.console import Console
@@ -23,6 +23,9 @@ from rich.table import Table
 from api.settings import Settings
 from models.errors import LotseError
 
+if TYPE_CHECKING:
+    from assistant.audit import SqliteAuditLog
+
 app = typer.Typer(
     name="lotse",
     help="Lotse: an offline AI service-desk assistant. Settings come from LOTSE_* variables.",
@@ -32,6 +35,11 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="Provision and check model weights.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+audit_app = typer.Typer(
+    help="Verify, checkpoint, export and prune the audit log (no store lock needed).",
+    no_args_is_help=True,
+)
+app.add_typer(audit_app, name="audit")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -340,6 +348,148 @@ def serve(
         )
     except LotseError as exc:
         _fail(exc)
+
+
+# -- audit --------------------------------------------------------------------------------------
+def _audit_log(settings: Settings, *, must_exist: bool = True) -> SqliteAuditLog:
+    """The data directory's audit log. SQLite serializes writers, so no store lock."""
+    from api.wiring import audit_policy
+    from assistant.audit import DB_FILE, SqliteAuditLog
+    from models.errors import StoreError
+
+    if must_exist and not (settings.data_dir / DB_FILE).is_file():
+        _fail(
+            StoreError(
+                f"there is no audit log in {settings.data_dir}",
+                hint="the server creates it with its first event; check LOTSE_DATA_DIR "
+                "(a log that existed and is gone was deleted)",
+            )
+        )
+    try:
+        return SqliteAuditLog(settings.data_dir, audit_policy(settings))
+    except LotseError as exc:
+        _fail(exc)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option("--checkpoint", help="A checkpoint file: also detects a cut-off tail."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Walk the hash chain; exit 0 when intact, 1 naming the first bad record."""
+    from assistant.audit import read_checkpoint
+
+    settings = _settings()
+    _configure_logging(settings)
+    try:
+        signed = read_checkpoint(checkpoint) if checkpoint else None
+    except LotseError as exc:
+        _fail(exc)
+    log = _audit_log(settings)
+    try:
+        result = log.verify(signed)
+    finally:
+        log.close()
+    if as_json:
+        out.print_json(json.dumps(result.as_dict()))
+    elif result.ok:
+        out.print(result.describe(), markup=False, highlight=False)
+        for note in result.notes:
+            out.print(f"  {note}", markup=False, highlight=False)
+    else:
+        err.print("[red]audit log damaged:[/red] ", end="")
+        err.print(result.describe(), markup=False, highlight=False)
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write it here (default: standard output).")
+    ] = None,
+) -> None:
+    """Sign the head of the chain (Ed25519); keep the file somewhere this host cannot change."""
+    settings = _settings()
+    _configure_logging(settings)
+    log = _audit_log(settings, must_exist=False)
+    try:
+        signed = log.checkpoint()
+    except LotseError as exc:
+        _fail(exc)
+    finally:
+        log.close()
+    if out_file is None:
+        out.print(signed.to_json(), markup=False, highlight=False)
+        return
+    out_file.write_text(signed.to_json() + "\n", encoding="utf-8")
+    err.print(f"checkpoint of {signed.count} records written to {out_file}", highlight=False)
+
+
+@audit_app.command("export")
+def audit_export(
+    since: Annotated[str | None, typer.Option(help="From this ISO time (UTC if no zone).")] = None,
+    until: Annotated[str | None, typer.Option(help="Before this ISO time.")] = None,
+    fmt: Annotated[Literal["jsonl", "csv"], typer.Option("--format")] = "jsonl",
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write here (default: standard output).")
+    ] = None,
+) -> None:
+    """Export records (digests and pseudonyms, no texts); the export itself is recorded."""
+    from assistant.audit import AuditEvent, parse_time
+    from assistant.identity import OPERATOR
+
+    settings = _settings()
+    _configure_logging(settings)
+    try:
+        start = parse_time(since) if since else None
+        end = parse_time(until) if until else None
+    except LotseError as exc:
+        _fail(exc)
+    log = _audit_log(settings)
+    try:
+        if out_file is None:
+            count = log.export(sys.stdout, since=start, until=end, format=fmt)
+            sys.stdout.flush()
+        else:
+            with out_file.open("w", encoding="utf-8", newline="") as fh:
+                count = log.export(fh, since=start, until=end, format=fmt)
+        log.append(
+            AuditEvent(
+                event="audit_export",
+                user_id=OPERATOR.user_id,
+                role=OPERATOR.role,
+                details={"since": since, "until": until, "format": fmt, "records": count},
+            )
+        )
+    except LotseError as exc:
+        _fail(exc)
+    finally:
+        log.close()
+    err.print(f"exported {count} records" + (f" to {out_file}" if out_file else ""))
+
+
+@audit_app.command("prune")
+def audit_prune() -> None:
+    """Apply the retention settings (texts, then old records); the run is itself recorded."""
+    settings = _settings()
+    _configure_logging(settings)
+    log = _audit_log(settings, must_exist=False)
+    try:
+        result = log.prune()
+    except LotseError as exc:
+        _fail(exc)
+    finally:
+        log.close()
+    a = settings.audit
+    out.print(
+        f"pruned {result.texts_pruned} texts older than {a.text_retention_days} days and "
+        f"{result.records_pruned} records older than {a.retention_days} days; "
+        f"retention run recorded as record {result.record.seq}",
+        highlight=False,
+    )
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.wiring import Services
+from assistant.identity import Caller
 
 
 def get_services(request: Request) -> Services:
@@ -15,3 +16,12 @@ def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_caller(request: Request) -> Caller:
+    """Who is asking. Until authentication exists, everyone is the same anonymous employee;
+    the auth layer replaces this one function."""
+    return Caller(user_id="anonymous", role="employee")
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]

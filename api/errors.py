@@ -6,7 +6,9 @@ Every error response has the body ``{"error": {"code", "message", "hint"?, "fiel
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -125,3 +127,60 @@ def responses(*codes: int) -> dict[int | str, dict[str, object]]:
         503: "Overloaded or not ready; see Retry-After",
     }
     return {c: {"model": ErrorResponse, "description": text.get(c, "Error")} for c in codes}
+
+
+_ERROR_SCHEMA_REF = "#/components/schemas/ErrorResponse"
+_BODY_ERRORS = {
+    400: "Malformed request body (not JSON, or not UTF-8)",
+    413: "Request too large (the setting api.max_body_bytes, or a text limit)",
+    422: "Invalid input",
+}
+_FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+
+def document_common_errors(app: FastAPI) -> None:
+    """Document, once for every operation, the errors a request can get before its route runs:
+    with a body 400 (unreadable), 413 (the body limit middleware) and 422 (validation); with
+    parameters 422. FastAPI's default 422 schema is replaced by ``ErrorResponse``, the shape the
+    handlers above really send. Routes document only their own errors with ``responses``."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        components = document.setdefault("components", {}).setdefault("schemas", {})
+        if "ErrorResponse" not in components:
+            error_schema = ErrorResponse.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+            components.update(error_schema.pop("$defs", {}))
+            components["ErrorResponse"] = error_schema
+        for path_item in document.get("paths", {}).values():
+            for operation in path_item.values():
+                _add_common_errors(operation)
+        text = json.dumps(document.get("paths", {}))
+        for name in _FASTAPI_VALIDATION_SCHEMAS:
+            if f'"#/components/schemas/{name}"' not in text:
+                components.pop(name, None)
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _add_common_errors(operation: dict[str, Any]) -> None:
+    codes: list[int] = []
+    if "requestBody" in operation:
+        codes = [400, 413, 422]
+    elif operation.get("parameters"):
+        codes = [422]
+    responses_doc = operation.setdefault("responses", {})
+    for code in codes:
+        current = responses_doc.get(str(code))
+        refs_fastapi = current is not None and "HTTPValidationError" in json.dumps(current)
+        if current is None or refs_fastapi:
+            responses_doc[str(code)] = {
+                "description": _BODY_ERRORS[code],
+                "content": {"application/json": {"schema": {"$ref": _ERROR_SCHEMA_REF}}},
+            }

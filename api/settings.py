@@ -104,12 +104,23 @@ class RetrievalSettings(_Section):
     lexical_k: int = Field(20, ge=1, le=500, description="Candidates from the keyword index.")
     rrf_k: int = Field(60, ge=1, le=1000, description="Reciprocal-rank-fusion constant.")
     context_k: int = Field(4, ge=1, le=50, description="Passages given to the model.")
-    min_dense_score: float = Field(
-        0.80,
+    min_evidence: float = Field(
+        0.903,
         ge=-1.0,
+        le=10.0,
+        description="Abstain before generation when best dense cosine + lexical_weight * "
+        "ln(1 + best BM25 score) is below this (see docs/evaluation.md).",
+    )
+    lexical_weight: float = Field(
+        0.03, ge=0.0, le=1.0, description="Weight of keyword evidence in the abstention rule."
+    )
+    min_answer_support: float = Field(
+        0.7,
+        ge=0.0,
         le=1.0,
-        description="Abstain when the best dense cosine similarity is below this "
-        "and no keyword hit supports it (see docs/evaluation.md).",
+        description="Abstain after generation when fewer than this share of the answer's terms "
+        "occur in the passages, or when it repeats a question term no passage contains "
+        "(0 disables; see docs/evaluation.md).",
     )
 
 
@@ -117,6 +128,66 @@ class ApiSettings(_Section):
     host: str = Field("127.0.0.1", description="Bind address.")
     port: int = Field(8000, ge=1, le=65535, description="Bind port.")
     max_question_chars: int = Field(2000, ge=10, le=100000, description="Longest question.")
+    max_queue: int = Field(
+        8,
+        ge=1,
+        le=1000,
+        description="Questions that may wait for the model; more get 503 with Retry-After.",
+    )
+    queue_timeout_s: float = Field(
+        60.0, gt=0, le=3600, description="Longest wait for the model before a 503."
+    )
+    generation_timeout_s: float = Field(
+        120.0, gt=0, le=3600, description="Longest time one answer may take to generate."
+    )
+    max_body_bytes: int = Field(
+        1_000_000, ge=1024, le=100_000_000, description="Larger request bodies get 413."
+    )
+    jobs_kept: int = Field(
+        20, ge=1, le=1000, description="Reindex jobs remembered (also across restarts)."
+    )
+
+
+class ConversationSettings(_Section):
+    history_turns: int = Field(
+        4, ge=0, le=20, description="Earlier turns (user + assistant) shown to the model."
+    )
+    history_chars: int = Field(
+        400, ge=50, le=8000, description="Each earlier turn is trimmed to this many characters."
+    )
+    follow_up_questions: int = Field(
+        2,
+        ge=1,
+        le=10,
+        description="A follow-up's retrieval query includes up to this many earlier questions.",
+    )
+    stats_days: int = Field(
+        30, ge=1, le=3650, description="Default window of /v1/admin/stats, in days."
+    )
+
+
+class AuditSettings(_Section):
+    store_texts: bool = Field(
+        True,
+        description="Keep question and answer texts beside the audit log (outside its hash "
+        "chain) for text_retention_days; off: the log holds digests only.",
+    )
+    text_retention_days: int = Field(
+        30, ge=1, le=3650, description="Stored question and answer texts are deleted after this."
+    )
+    retention_days: int = Field(
+        180,
+        ge=1,
+        le=36500,
+        description="Audit records older than this are pruned by `lotse audit prune` and at "
+        "server start; an anchor keeps the rest verifiable.",
+    )
+
+    @model_validator(mode="after")
+    def _texts_within_records(self) -> AuditSettings:
+        if self.text_retention_days > self.retention_days:
+            raise ValueError("text_retention_days must not exceed retention_days")
+        return self
 
 
 class Settings(BaseSettings):
@@ -138,6 +209,8 @@ class Settings(BaseSettings):
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    conversations: ConversationSettings = Field(default_factory=ConversationSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
 
 def cpu_count() -> int:

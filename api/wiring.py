@@ -6,10 +6,17 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from api.jobs import JobRunner
 from api.lock import DataDirLock
 from api.settings import Settings
-from assistant.abstention import AbstentionRule
+from assistant.abstention import AbstentionRule, GroundingCheck
 from assistant.answering import AnswerConfig, Assistant
+from assistant.audit import AuditLog, InMemoryAuditLog, RetentionPolicy, SqliteAuditLog
+from assistant.conversations import (
+    ConversationStore,
+    InMemoryConversationStore,
+    SqliteConversationStore,
+)
 from assistant.generation import GenerationGate
 from assistant.retrieval import HybridRetriever, RetrievalConfig
 from knowledge.chunking import ChunkingConfig
@@ -170,6 +177,12 @@ def open_knowledge(
     )
 
 
+def build_gate(settings: Settings) -> GenerationGate:
+    return GenerationGate(
+        max_queue=settings.api.max_queue, queue_timeout_s=settings.api.queue_timeout_s
+    )
+
+
 def build_assistant(
     settings: Settings, knowledge: Knowledge, llm: LLM, gate: GenerationGate | None = None
 ) -> Assistant:
@@ -177,12 +190,55 @@ def build_assistant(
     return Assistant(
         retriever=knowledge.retriever,
         llm=llm,
-        gate=gate or GenerationGate(),
-        abstention=AbstentionRule(min_dense_score=r.min_dense_score),
+        gate=gate or build_gate(settings),
+        abstention=AbstentionRule(min_score=r.min_evidence, lexical_weight=r.lexical_weight),
+        grounding=GroundingCheck(min_support=r.min_answer_support),
         config=AnswerConfig(
-            context_k=r.context_k, max_tokens=m.max_tokens, temperature=m.temperature
+            context_k=r.context_k,
+            max_tokens=m.max_tokens,
+            temperature=m.temperature,
+            generation_timeout_s=settings.api.generation_timeout_s,
         ),
     )
+
+
+def build_conversations(settings: Settings) -> ConversationStore:
+    if settings.knowledge.store == "memory":
+        return InMemoryConversationStore()
+    return SqliteConversationStore(settings.data_dir / "conversations.sqlite3")
+
+
+def audit_policy(settings: Settings) -> RetentionPolicy:
+    a = settings.audit
+    return RetentionPolicy(
+        text_days=a.text_retention_days, metadata_days=a.retention_days, store_texts=a.store_texts
+    )
+
+
+def build_audit(settings: Settings) -> AuditLog:
+    """The durable log under the data directory; in memory when the stores are."""
+    if settings.knowledge.store == "memory":
+        import secrets
+
+        return InMemoryAuditLog(audit_policy(settings), key=secrets.token_bytes(32))
+    return SqliteAuditLog(settings.data_dir, audit_policy(settings))
+
+
+def model_sha256(settings: Settings) -> str | None:
+    """SHA-256 of the model file that answers, for the audit log (``None``: not a local file).
+
+    A registered model's hash is the registry's, which provisioning verified at install and
+    ``llm_file`` checks at start; any other GGUF is hashed once (cached by size and mtime).
+    """
+    m = settings.models
+    if m.llm_backend != "llamacpp":
+        return None
+    from models.provision import file_sha256
+    from models.registry import LLM_MODELS
+
+    if m.llm_path is None and m.llm in LLM_MODELS:
+        return LLM_MODELS[m.llm].sha256
+    return file_sha256(llm_file(settings))
 
 
 @dataclass
@@ -193,8 +249,20 @@ class Services:
     knowledge: Knowledge
     llm: LLM
     assistant: Assistant
+    conversations: ConversationStore = field(default_factory=InMemoryConversationStore)
+    audit: AuditLog = field(default_factory=InMemoryAuditLog)
+    model_sha256: str | None = None  # of the model file, recorded with every answer
+    jobs: JobRunner = field(init=False)  # background reindex jobs over ``knowledge``
+
+    def __post_init__(self) -> None:
+        self.jobs = JobRunner(
+            self.knowledge.indexer, self.knowledge.manifest, keep=self.settings.api.jobs_kept
+        )
 
     def close(self) -> None:
+        self.jobs.close()
+        self.conversations.close()
+        self.audit.close()
         self.knowledge.close()
 
 
@@ -203,7 +271,19 @@ def build_services(settings: Settings, *, llm: LLM | None = None) -> Services:
     try:
         llm = llm or build_llm(settings)
         assistant = build_assistant(settings, knowledge, llm)
+        conversations = build_conversations(settings)
+        audit = build_audit(settings)
+        audit.prune()  # retention at every start (and `lotse audit prune` on a schedule)
+        fingerprint = model_sha256(settings)
     except BaseException:
         knowledge.close()
         raise
-    return Services(settings=settings, knowledge=knowledge, llm=llm, assistant=assistant)
+    return Services(
+        settings=settings,
+        knowledge=knowledge,
+        llm=llm,
+        assistant=assistant,
+        conversations=conversations,
+        audit=audit,
+        model_sha256=fingerprint,
+    )

@@ -1,17 +1,23 @@
 """When Lotse says "not in the knowledge base" instead of guessing.
 
-Two gates: retrieval too weak to ground an answer (decided before generation, so the model is
-never asked), and the model itself declining (its reply is the NOT_FOUND marker or a refusal
-phrase). The thresholds are chosen with ``lotse eval answers`` (docs/evaluation.md).
+Three gates: retrieval too weak to ground an answer (decided before generation, so the model is
+never asked); the model itself declining (its reply is the NOT_FOUND marker or a refusal
+phrase); and the finished reply not being supported by the passages it was given
+(``GroundingCheck``: small models answer unanswerable questions fluently, but their invented
+subject words are not in the passages). The thresholds are measured in docs/evaluation.md.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
+from collections.abc import Sequence
+
 from assistant.prompting import NOT_FOUND
 from assistant.retrieval import Retrieval
+from knowledge.lexical import Analyzer
 
 ABSTAIN_MESSAGES = {
     "de": "Dazu habe ich in der Wissensbasis nichts gefunden.",
@@ -30,25 +36,103 @@ def abstain_message(language: str) -> str:
 
 @dataclass(frozen=True)
 class AbstentionRule:
-    min_dense_score: float = 0.80
-    """Best cosine similarity below which retrieval counts as weak ..."""
-    lexical_rescue_score: float = 0.0
-    """... unless the top fused passage also matched lexically with at least this score
-    (0 disables the rescue)."""
+    """Retrieval is weak when ``best dense cosine + lexical_weight * ln(1 + best BM25)``
+    stays below ``min_score``: paraphrase similarity alone is high even for unrelated
+    questions with e5, while keyword evidence separates the answerable ones."""
+
+    min_score: float = 0.903
+    lexical_weight: float = 0.03
+
+    def evidence(self, retrieval: Retrieval) -> float:
+        best_lexical = max(
+            (r.lexical_score for r in retrieval.results if r.lexical_score is not None),
+            default=0.0,
+        )
+        return (retrieval.best_dense or 0.0) + self.lexical_weight * math.log1p(best_lexical)
 
     def weak_retrieval(self, retrieval: Retrieval) -> bool:
         if not retrieval.results:
             return True
         if retrieval.best_dense is None:  # lexical-only mode: any keyword hit counts
             return retrieval.lexical_hits == 0
-        if retrieval.best_dense >= self.min_dense_score:
-            return False
-        top = retrieval.results[0]
-        return not (
-            self.lexical_rescue_score > 0
-            and top.lexical_score is not None
-            and top.lexical_score >= self.lexical_rescue_score
+        return self.evidence(retrieval) < self.min_score
+
+
+@dataclass(frozen=True)
+class Grounding:
+    support: float  # share of the reply's index terms that occur in the passages
+    missing_subject: tuple[str, ...]  # question terms the reply repeats but no passage contains
+
+
+# Words any answer may use without a passage saying them (compared as analyzer terms).
+_GENERIC = """
+    haben habe hast hat hatten sein bin bist sind seid werden wird wurde wurden konnen kann
+    konnt mussen muss durfen darf sollen sollt gibt geben bekommen bekommt erhalten erhalt
+    bitte dafur dazu danach dabei daher mehr sehr immer jede jeder jeden jedes ihnen ihr ihre
+    ja nein gern gerne folgend folgende schritt schritte
+    have has had get gets got can may must should need needs please also yes each every
+    following step steps
+"""
+
+
+class GroundingCheck:
+    """Is a finished reply supported by the passages that went into the prompt?
+
+    Both texts go through the lexical index's analyzer (folded, stop words dropped, German and
+    English stems). A reply is ungrounded when fewer than ``min_support`` of its terms occur in
+    the passages, or when it repeats a term of the question (at least ``min_subject_chars``
+    long, not a number) that no passage contains: the question's subject is not in the
+    knowledge base and the model wrote about it anyway ("Die Weihnachtsfeier findet am ...").
+    ``min_support=0`` disables the check. Deterministic and thread-safe.
+    """
+
+    def __init__(
+        self, min_support: float = 0.7, min_subject_chars: int = 4, analyzer: Analyzer | None = None
+    ) -> None:
+        self.min_support = min_support
+        self.min_subject_chars = min_subject_chars
+        self._analyzer = analyzer
+        self._generic: frozenset[str] | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.min_support > 0.0
+
+    def _terms(self, text: str) -> list[str]:
+        if self._analyzer is None:
+            self._analyzer = Analyzer()
+        if self._generic is None:
+            self._generic = frozenset(self._analyzer.terms(_GENERIC))
+        return [t for t in self._analyzer.query_terms(text) if t not in self._generic]
+
+    @staticmethod
+    def _found(term: str, passage_terms: set[str], passage_text: str) -> bool:
+        # a word inside a German compound counts ("jahr" in "kalenderjahr")
+        return term in passage_terms or (len(term) >= 4 and term in passage_text)
+
+    def measure(self, question: str, reply: str, passages: Sequence[str]) -> Grounding:
+        reply_terms = self._terms(reply)
+        if not reply_terms:
+            return Grounding(1.0, ())
+        passage_terms = set(self._terms("\n".join(passages)))
+        passage_text = " ".join(sorted(passage_terms))
+        question_terms = set(self._terms(question))
+        found = {t: self._found(t, passage_terms, passage_text) for t in reply_terms}
+        missing = tuple(
+            t
+            for t in reply_terms
+            if t in question_terms
+            and not found[t]
+            and len(t) >= self.min_subject_chars
+            and not t.isdigit()
         )
+        return Grounding(sum(found.values()) / len(reply_terms), missing)
+
+    def ungrounded(self, question: str, reply: str, passages: Sequence[str]) -> bool:
+        if not self.enabled:
+            return False
+        grounding = self.measure(question, reply, passages)
+        return grounding.support < self.min_support or bool(grounding.missing_subject)
 
 
 _DECLINE = re.compile(

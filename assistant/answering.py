@@ -13,15 +13,22 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from assistant.abstention import AbstentionRule, abstain_message, could_become_marker, is_decline
+from assistant.abstention import (
+    AbstentionRule,
+    GroundingCheck,
+    abstain_message,
+    could_become_marker,
+    is_decline,
+)
 from assistant.generation import GenerationGate
 from assistant.identity import Caller
 from assistant.prompting import PROMPT_VERSION, build_answer_prompt
 from assistant.retrieval import HybridRetriever, RankedChunk, Retrieval
 from knowledge.language import detect_language
+from knowledge.lexical import index_text
 from models.errors import GenerationFailed
 from models.llm import LLM, GenerationParams
 
@@ -90,7 +97,7 @@ class Answer:
     model: str
     language: str
     timings: Timings
-    reason: str = ""  # why it abstained: "no_results", "weak_retrieval", "model_declined"
+    reason: str = ""  # why it abstained: no_results, weak_retrieval, model_declined, ungrounded
     prompt_version: str = PROMPT_VERSION
     chunk_ids: tuple[str, ...] = ()
     ai_generated: bool = True
@@ -172,19 +179,28 @@ class Assistant:
         llm: LLM,
         gate: GenerationGate | None = None,
         abstention: AbstentionRule | None = None,
+        grounding: GroundingCheck | None = None,
         config: AnswerConfig | None = None,
     ) -> None:
         self.retriever = retriever
         self.llm = llm
         self.gate = gate or GenerationGate()
         self.abstention = abstention or AbstentionRule()
+        self.grounding = grounding or GroundingCheck()
         self.config = config or AnswerConfig()
 
     def language_of(self, question: str) -> str:
         return detect_language(question, default=self.config.default_language)
 
-    def ask(self, question: str, caller: Caller, *, search_query: str | None = None) -> Answer:
-        for event in self.stream(question, caller, search_query=search_query):
+    def ask(
+        self,
+        question: str,
+        caller: Caller,
+        *,
+        search_query: str | None = None,
+        history: Sequence[tuple[str, str]] = (),
+    ) -> Answer:
+        for event in self.stream(question, caller, search_query=search_query, history=history):
             if isinstance(event, DoneEvent):
                 return event.answer
         raise GenerationFailed("the answer stream ended without a result")
@@ -218,8 +234,15 @@ class Assistant:
         )
 
     def stream(
-        self, question: str, caller: Caller, *, search_query: str | None = None
+        self,
+        question: str,
+        caller: Caller,
+        *,
+        search_query: str | None = None,
+        history: Sequence[tuple[str, str]] = (),
     ) -> Iterator[AnswerEvent]:
+        """``search_query`` (default: the question) is what retrieval sees; ``history`` holds
+        earlier ``(role, text)`` turns for the prompt (see ``assistant.condense``)."""
         run = _Run()
         language = self.language_of(question)
         retrieval = self.retriever.retrieve(search_query or question, caller.acl_groups)
@@ -235,6 +258,7 @@ class Assistant:
             language=language,
             count_tokens=self.llm.count_tokens,
             budget_tokens=budget,
+            history=history,
         )
         used = {c.chunk_id for c in prompt.chunks}
         sources = source_refs(
@@ -276,15 +300,23 @@ class Assistant:
                 if close is not None:
                     close()
         reply = "".join(parts).strip()
+        reason = ""
         if is_decline(reply):
+            reason = "model_declined"
+        elif self.grounding.ungrounded(
+            question, reply, [index_text(c) for c in prompt.chunks]
+        ):
+            reason = "ungrounded"
+        if reason:
             answer = self._abstain(
-                run,
-                question,
+                run, question, language, retrieval, reason, usage_prompt, usage_completion
+            )
+            logger.info(
+                "abstained language=%s reason=%s retrieval_ms=%.1f total_ms=%.1f",
                 language,
-                retrieval,
-                "model_declined",
-                usage_prompt,
-                usage_completion,
+                reason,
+                retrieval.ms,
+                answer.timings.total_ms,
             )
             yield DoneEvent(answer)
             return

@@ -331,13 +331,17 @@ class ChromaVectorStore:
             return int(self._collection.count())
 
     def close(self) -> None:
-        """Release the client (and, for an embedded index, its files)."""
+        """Release the client (and, for an embedded index, its files; for a server, its
+        connections)."""
+        sessions = _http_sessions(self._client)
         try:
             self._client.close()  # type: ignore[attr-defined]  # chromadb >= 1.4 Client
         except AttributeError:
             return
         except Exception as exc:
             logger.warning("chroma_close_failed location=%s error=%s", self._location, exc)
+        for session in sessions:
+            session.close()
 
     @contextmanager
     def _errors(self, action: str, *, hint: str | None = None) -> Iterator[None]:
@@ -350,6 +354,18 @@ class ChromaVectorStore:
                 f"cannot {action} the Chroma collection {self._name!r} at {self._location}: {exc}",
                 hint=hint or _open_hint(self._location),
             ) from exc
+
+
+def _http_sessions(client: Any) -> list[Any]:
+    """The connection pools of an HTTP client and its admin client. chromadb (1.5.9) does not
+    close them when the client closes; every HTTP client has its own System, so they are
+    unused once it is closed."""
+    sessions = []
+    for owner in (client, getattr(client, "_admin_client", None)):
+        session = getattr(getattr(owner, "_server", None), "_session", None)
+        if session is not None and callable(getattr(session, "close", None)):
+            sessions.append(session)
+    return sessions
 
 
 def _open_hint(location: str) -> str:

@@ -157,10 +157,13 @@ def bm25_idf(rows: int, hits: int) -> float:
 
 
 class InMemoryLexicalIndex:
-    """BM25 over dicts; the reference implementation for the contract tests."""
+    """BM25 over dicts; the reference implementation for the contract tests.
+
+    Thread-safe (one lock), so a reindex may write while questions are answered."""
 
     def __init__(self, analyzer: Analyzer | None = None) -> None:
         self._analyzer = analyzer or Analyzer()
+        self._lock = threading.RLock()
         self._chunks: dict[str, Chunk] = {}
         self._freqs: dict[str, Counter[str]] = {}
         self._lengths: dict[str, int] = {}
@@ -169,21 +172,27 @@ class InMemoryLexicalIndex:
     def upsert(self, chunks: Sequence[Chunk]) -> None:
         check_acl(chunks)
         analysed = [(c, self._analyzer.terms(index_text(c))) for c in chunks]
-        for chunk, terms in analysed:
-            self._remove(chunk.chunk_id)
-            freqs = Counter(terms)
-            self._chunks[chunk.chunk_id] = chunk
-            self._freqs[chunk.chunk_id] = freqs
-            self._lengths[chunk.chunk_id] = len(terms)
-            for term in freqs:
-                self._postings.setdefault(term, set()).add(chunk.chunk_id)
+        with self._lock:
+            for chunk, terms in analysed:
+                self._remove(chunk.chunk_id)
+                freqs = Counter(terms)
+                self._chunks[chunk.chunk_id] = chunk
+                self._freqs[chunk.chunk_id] = freqs
+                self._lengths[chunk.chunk_id] = len(terms)
+                for term in freqs:
+                    self._postings.setdefault(term, set()).add(chunk.chunk_id)
 
     def delete(self, chunk_ids: Sequence[str]) -> None:
-        for chunk_id in chunk_ids:
-            self._remove(chunk_id)
+        with self._lock:
+            for chunk_id in chunk_ids:
+                self._remove(chunk_id)
 
     def search(self, query: str, k: int, groups: Collection[str] | None = None) -> list[Hit]:
         terms = self._analyzer.query_terms(query)
+        with self._lock:
+            return self._search(terms, k, groups)
+
+    def _search(self, terms: list[str], k: int, groups: Collection[str] | None) -> list[Hit]:
         if k < 1 or not terms or not self._chunks:
             return []
         allowed = None if groups is None else set(groups)
@@ -206,10 +215,12 @@ class InMemoryLexicalIndex:
         return [Hit(self._chunks[cid], score) for cid, score in ranked[:k]]
 
     def get(self, chunk_ids: Sequence[str]) -> list[Chunk]:
-        return [self._chunks[i] for i in chunk_ids if i in self._chunks]
+        with self._lock:
+            return [self._chunks[i] for i in chunk_ids if i in self._chunks]
 
     def ids(self) -> set[str]:
-        return set(self._chunks)
+        with self._lock:
+            return set(self._chunks)
 
     def count(self) -> int:
         return len(self._chunks)

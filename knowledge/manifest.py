@@ -177,6 +177,11 @@ class Manifest:
             rows = self._db.execute(query + " ORDER BY source, source_id", args).fetchall()
         return [self._entry(r) for r in rows]
 
+    def count(self) -> int:
+        """Documents in the manifest (pending ones included)."""
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM documents").fetchone()[0])
+
     def pending(self) -> list[ManifestEntry]:
         return [e for e in self.entries() if e.state == "pending"]
 

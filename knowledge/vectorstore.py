@@ -13,6 +13,7 @@ Contract:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -56,44 +57,52 @@ def check_acl(chunks: Sequence[Chunk]) -> None:
 
 
 class InMemoryVectorStore:
-    """Exact cosine search over a dict; the reference implementation for the contract tests."""
+    """Exact cosine search over a dict; the reference implementation for the contract tests.
+
+    Thread-safe (one lock), so a reindex may write while questions are answered."""
 
     def __init__(self) -> None:
         self._chunks: dict[str, Chunk] = {}
         self._vectors: dict[str, Vectors] = {}
+        self._lock = threading.Lock()
 
     def upsert(self, chunks: Sequence[Chunk], embeddings: Vectors) -> None:
         if len(chunks) != len(embeddings):
             raise ValueError(f"{len(chunks)} chunks but {len(embeddings)} embeddings")
         check_acl(chunks)
-        for chunk, vector in zip(chunks, embeddings, strict=True):
-            self._chunks[chunk.chunk_id] = chunk
-            self._vectors[chunk.chunk_id] = np.asarray(vector, dtype=np.float32)
+        with self._lock:
+            for chunk, vector in zip(chunks, embeddings, strict=True):
+                self._chunks[chunk.chunk_id] = chunk
+                self._vectors[chunk.chunk_id] = np.asarray(vector, dtype=np.float32)
 
     def delete(self, chunk_ids: Sequence[str]) -> None:
-        for chunk_id in chunk_ids:
-            self._chunks.pop(chunk_id, None)
-            self._vectors.pop(chunk_id, None)
+        with self._lock:
+            for chunk_id in chunk_ids:
+                self._chunks.pop(chunk_id, None)
+                self._vectors.pop(chunk_id, None)
 
     def query(self, embedding: Vectors, k: int, groups: Collection[str] | None = None) -> list[Hit]:
         allowed = None if groups is None else set(groups)
         q = np.asarray(embedding, dtype=np.float32)
         qn = float(np.linalg.norm(q)) or 1.0
         hits = []
-        for chunk_id, chunk in self._chunks.items():
+        with self._lock:
+            rows = [(chunk, self._vectors[cid]) for cid, chunk in self._chunks.items()]
+        for chunk, v in rows:
             if allowed is not None and not allowed.intersection(chunk.acl):
                 continue
-            v = self._vectors[chunk_id]
             vn = float(np.linalg.norm(v)) or 1.0
             hits.append(Hit(chunk, float(np.dot(q, v) / (qn * vn))))
         hits.sort(key=lambda h: (-h.score, h.chunk.chunk_id))
         return hits[:k]
 
     def get(self, chunk_ids: Sequence[str]) -> list[Chunk]:
-        return [self._chunks[i] for i in chunk_ids if i in self._chunks]
+        with self._lock:
+            return [self._chunks[i] for i in chunk_ids if i in self._chunks]
 
     def ids(self) -> set[str]:
-        return set(self._chunks)
+        with self._lock:
+            return set(self._chunks)
 
     def count(self) -> int:
         return len(self._chunks)

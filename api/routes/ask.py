@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
+from api.auditing import audited_ask
 from api.deps import ServicesDep
 from api.errors import responses
 from api.schemas import AskRequest, AskResponse
@@ -27,5 +28,7 @@ async def ask(body: AskRequest, services: ServicesDep) -> AskResponse:
             too_large=True,
         )
     caller = Caller(user_id="anonymous", role="employee")
-    answer = await run_in_threadpool(services.assistant.ask, body.question, caller)
+    answer = await run_in_threadpool(
+        audited_ask, services, services.assistant, body.question, caller, endpoint="ask"
+    )
     return AskResponse.model_validate(answer.as_dict())

@@ -34,7 +34,7 @@ def fake_settings(tmp_path: Path) -> Settings:
         data_dir=tmp_path / "data",
         models={"llm_backend": "fake", "embedder": "fake"},  # type: ignore[arg-type]
         knowledge={"store": "memory"},  # type: ignore[arg-type]
-        retrieval={"min_dense_score": -1.0},  # type: ignore[arg-type]
+        retrieval={"min_evidence": -1.0, "min_answer_support": 0.0},  # type: ignore[arg-type]
     )
 
 

@@ -1,23 +1,21 @@
 """One ``LLM`` contract, run against the fake, llama.cpp in-process, and an OpenAI-compatible
-server (``python -m llama_cpp.server`` on the same 0.5B GGUF, started for this session)."""
+server (``python -m llama_cpp.server`` on the same 0.5B GGUF, started for this session by the
+``llama_server_url`` fixture in tests/contract/conftest.py; marked ``e2e``)."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from models.errors import GenerationFailed, ModelUnavailable
 from models.llamacpp import LlamaCppLLM
 from models.llm import LLM, ChatMessage, FakeLLM, GenerationParams, StreamChunk, collect
 from models.openai_compat import OpenAICompatibleLLM
+from tests.servers import LLAMA_SERVER_N_CTX, SMALL_LLM_ALIAS, free_port
 
 SYSTEM = ChatMessage(
     "system", "You are the IT service desk assistant of Example GmbH. Answer briefly."
@@ -25,8 +23,6 @@ SYSTEM = ChatMessage(
 GERMAN = [SYSTEM, ChatMessage("user", "Wie setze ich mein Passwort zurück?")]
 ENGLISH = [SYSTEM, ChatMessage("user", "How do I connect to the company VPN from home?")]
 SHORT = GenerationParams(max_tokens=24)
-
-SERVER_START_TIMEOUT_S = 120
 
 
 @dataclass
@@ -44,67 +40,15 @@ class Backend:
             self.llm.complete(messages, params)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
-def llama_server(small_llm_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``python -m llama_cpp.server`` on the small model; stopped when the session ends."""
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
-    command = [
-        sys.executable,
-        "-m",
-        "llama_cpp.server",
-        "--model",
-        str(small_llm_path),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--n_ctx",
-        "4096",
-        "--n_threads",
-        "2",
-        "--model_alias",
-        "qwen2.5-0.5b",
-    ]
-    base_url = f"http://127.0.0.1:{port}"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"llama_cpp.server exited with {process.returncode}; it needs "
-                    "`pip install 'llama-cpp-python[server]'`. Log:\n"
-                    + log_path.read_text(errors="replace")[-3000:]
-                )
-            try:
-                if httpx.get(f"{base_url}/v1/models", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server did not start in {SERVER_START_TIMEOUT_S}s")
-            time.sleep(0.25)
-        yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-
-
-@pytest.fixture(scope="session")
-def remote_llm(llama_server: str) -> Iterator[OpenAICompatibleLLM]:
-    llm = OpenAICompatibleLLM(f"{llama_server}/v1", "qwen2.5-0.5b", timeout_s=120)
+def remote_llm(llama_server_url: str) -> Iterator[OpenAICompatibleLLM]:
+    """The OpenAI-compatible backend against ``llama_server_url`` (tests/contract/conftest.py)."""
+    llm = OpenAICompatibleLLM(
+        f"{llama_server_url}/v1",
+        SMALL_LLM_ALIAS,
+        timeout_s=120,
+        context_size=LLAMA_SERVER_N_CTX,
+    )
     yield llm
     llm.close()
 
@@ -114,7 +58,7 @@ def remote_llm(llama_server: str) -> Iterator[OpenAICompatibleLLM]:
     params=[
         "fake",
         pytest.param("llamacpp", marks=pytest.mark.slow),
-        pytest.param("openai", marks=pytest.mark.slow),
+        pytest.param("openai", marks=[pytest.mark.slow, pytest.mark.e2e]),
     ],
 )
 def backend(request: pytest.FixtureRequest) -> Backend:
@@ -236,7 +180,7 @@ def test_llamacpp_missing_file_is_model_unavailable(tmp_path: Path) -> None:
 
 
 def test_openai_unreachable_server_is_model_unavailable() -> None:
-    llm = OpenAICompatibleLLM(f"http://127.0.0.1:{_free_port()}", "m", timeout_s=5)
+    llm = OpenAICompatibleLLM(f"http://127.0.0.1:{free_port()}", "m", timeout_s=5)
     with pytest.raises(
         ModelUnavailable, match=r"cannot reach the LLM server at http://127\.0\.0\.1"
     ):

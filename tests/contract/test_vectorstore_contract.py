@@ -2,9 +2,8 @@
 
 Each implementation is an ``Opener``: given a directory it opens the store kept there (and
 opens the same data again when called again with that directory, for durable stores).
-To run the suite against a Chroma server, add ``chroma_server_opener(url)`` to
-``VECTOR_STORES`` and ``DURABLE_STORES`` (for example from a fixture that starts
-``chroma run --path <tmp_path>`` on a free port).
+The "chroma-server" variant talks to a real ``chroma run`` server that the session-scoped
+``chroma_url`` fixture (tests/contract/conftest.py) starts on a free port of 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -51,12 +50,19 @@ def chroma_server_opener(url: str) -> Opener:
     return open_store
 
 
-VECTOR_STORES: dict[str, Callable[[], Opener]] = {
-    "memory": memory_opener,
-    "chroma-persistent": lambda: chroma_persistent_opener,
+def chroma_server_fixture_opener(request: pytest.FixtureRequest) -> Opener:
+    return chroma_server_opener(request.getfixturevalue("chroma_url"))
+
+
+# Each entry builds its opener; it may ask for fixtures (a server) through the request.
+VECTOR_STORES: dict[str, Callable[[pytest.FixtureRequest], Opener]] = {
+    "memory": lambda request: memory_opener(),
+    "chroma-persistent": lambda request: chroma_persistent_opener,
+    "chroma-server": chroma_server_fixture_opener,
 }
-DURABLE_STORES: dict[str, Callable[[], Opener]] = {
-    "chroma-persistent": lambda: chroma_persistent_opener,
+DURABLE_STORES: dict[str, Callable[[pytest.FixtureRequest], Opener]] = {
+    "chroma-persistent": lambda request: chroma_persistent_opener,
+    "chroma-server": chroma_server_fixture_opener,
 }
 
 EMBEDDER = FakeEmbedder(dim=64)
@@ -64,7 +70,7 @@ EMBEDDER = FakeEmbedder(dim=64)
 
 @pytest.fixture(params=sorted(VECTOR_STORES))
 def opener(request: pytest.FixtureRequest) -> Opener:
-    return VECTOR_STORES[request.param]()
+    return VECTOR_STORES[request.param](request)
 
 
 @pytest.fixture
@@ -341,7 +347,7 @@ def test_one_restricted_chunk_among_near_duplicates_is_found(store: VectorStore)
 
 @pytest.fixture(params=sorted(DURABLE_STORES))
 def durable_opener(request: pytest.FixtureRequest) -> Opener:
-    return DURABLE_STORES[request.param]()
+    return DURABLE_STORES[request.param](request)
 
 
 def test_data_survives_close_and_reopen(durable_opener: Opener, tmp_path: Path) -> None:

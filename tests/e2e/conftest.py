@@ -46,5 +46,7 @@ def sample_knowledge(
 
 
 @pytest.fixture(scope="session")
-def sample_assistant(sample_knowledge: Knowledge, small_llm: LLM) -> Assistant:
-    return build_assistant(sample_knowledge.settings, sample_knowledge, small_llm)
+def sample_assistant(sample_knowledge: Knowledge, default_llm: LLM) -> Assistant:
+    """The sample knowledge answered by Lotse's default model (1.5B) with the default
+    abstention settings: this is the quality a user gets out of the box."""
+    return build_assistant(sample_knowledge.settings, sample_knowledge, default_llm)

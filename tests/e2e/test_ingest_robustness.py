@@ -59,16 +59,18 @@ def test_kill_9_during_ingest_is_repaired_by_the_next_ingest(tmp_path: Path) -> 
     command = [sys.executable, "-m", "api.cli", "ingest", str(SAMPLE_DOCS), "--source", "s"]
     killed_at = []
     for target in (2, 9, 17):
-        process = subprocess.Popen(
-            command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        deadline = time.monotonic() + 240
-        while complete_documents(data_dir) < target and process.poll() is None:
-            assert time.monotonic() < deadline, "ingest made no progress"
-            time.sleep(0.02)
-        assert process.poll() is None, process.stderr.read() if process.stderr else ""
-        process.send_signal(signal.SIGKILL)
-        process.wait(30)
+        log = tmp_path / f"ingest-{target}.log"
+        with log.open("wb") as stderr:
+            process = subprocess.Popen(
+                command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr
+            )
+            deadline = time.monotonic() + 240
+            while complete_documents(data_dir) < target and process.poll() is None:
+                assert time.monotonic() < deadline, "ingest made no progress"
+                time.sleep(0.02)
+            assert process.poll() is None, log.read_text(errors="replace")
+            process.send_signal(signal.SIGKILL)
+            process.wait(30)
         killed_at.append(complete_documents(data_dir))
     assert killed_at == sorted(killed_at) and killed_at[-1] < 34
     finished = subprocess.run(

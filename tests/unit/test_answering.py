@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from assistant.abstention import AbstentionRule, could_become_marker, is_decline
+from assistant.abstention import AbstentionRule, GroundingCheck, could_become_marker, is_decline
 from assistant.answering import Assistant, DoneEvent, SourcesEvent, TokenEvent
 from assistant.generation import GenerationGate
 from assistant.identity import OPERATOR, Caller
@@ -55,7 +55,7 @@ DOCS = [
 ]
 
 
-def make_assistant(llm: FakeLLM, min_dense: float = -1.0) -> Assistant:
+def make_assistant(llm: FakeLLM, min_evidence: float = -1.0) -> Assistant:
     embedder = FakeEmbedder(dim=256)
     vectors, lexical = InMemoryVectorStore(), InMemoryLexicalIndex()
     for source_id, title, lang, acl, text in DOCS:
@@ -73,7 +73,7 @@ def make_assistant(llm: FakeLLM, min_dense: float = -1.0) -> Assistant:
         vectors.upsert(chunks, embedder.embed_passages([c.embedding_text for c in chunks]))
         lexical.upsert(chunks)
     retriever = HybridRetriever(embedder, vectors, lexical, RetrievalConfig(dense_k=4, lexical_k=4))
-    return Assistant(retriever=retriever, llm=llm, abstention=AbstentionRule(min_dense))
+    return Assistant(retriever=retriever, llm=llm, abstention=AbstentionRule(min_evidence))
 
 
 def test_stream_order_sources_then_tokens_then_done() -> None:
@@ -123,7 +123,7 @@ def test_acl_filter_hides_restricted_documents_from_employees() -> None:
 
 def test_weak_retrieval_abstains_without_calling_the_model() -> None:
     llm = FakeLLM()
-    assistant = make_assistant(llm, min_dense=0.99)
+    assistant = make_assistant(llm, min_evidence=5.0)
     answer = assistant.ask("Was gibt es heute in der Kantine?", Caller("u1"))
     assert answer.abstained is True
     assert answer.answer == "Dazu habe ich in der Wissensbasis nichts gefunden."
@@ -178,8 +178,8 @@ def test_closing_the_stream_early_frees_the_model() -> None:
     assert isinstance(next(stream), TokenEvent)
     stream.close()
     assert assistant.gate.stats().running == 0
-    llm.queue("Noch einmal.")
-    assert assistant.ask("Wie viele Tage Urlaub habe ich?", Caller("u1")).answer == "Noch einmal."
+    llm.queue("30 Tage Urlaub.")
+    assert assistant.ask("Wie viele Tage Urlaub habe ich?", Caller("u1")).answer == "30 Tage Urlaub."
 
 
 def test_prompt_fits_the_budget_and_trims_passages() -> None:
@@ -282,3 +282,55 @@ def test_gate_times_out_waiting() -> None:
         t.start()
         t.join(5)
     assert len(result) == 1 and "waited" in str(result[0])
+
+
+@pytest.mark.parametrize(
+    ("question", "reply"),
+    [
+        ("Wann findet die Weihnachtsfeier statt?", "Die Weihnachtsfeier findet am 24. Dezember statt."),
+        ("How do I install Slack?", "Open the App Store, search for Slack and download it."),
+        ("Gibt es einen Zuschuss zum Jobticket?", "Ja, es gibt einen Zuschuss zum Jobticket."),
+    ],
+)
+def test_an_answer_about_something_no_passage_mentions_is_withdrawn(
+    question: str, reply: str
+) -> None:
+    llm = FakeLLM()
+    llm.queue(reply)
+    answer = make_assistant(llm).ask(question, Caller("u1"))
+    assert answer.abstained is True
+    assert answer.reason == "ungrounded"
+    assert answer.sources == ()
+    assert answer.answer in {
+        "Dazu habe ich in der Wissensbasis nichts gefunden.",
+        "I could not find this in the knowledge base.",
+    }
+
+
+@pytest.mark.parametrize(
+    ("question", "reply"),
+    [
+        ("Wie viele Tage Urlaub habe ich im Jahr?", "Sie haben 30 Tage Urlaub im Jahr."),
+        ("What is the per diem in Germany?", "The per diem for a full day is 28 euros."),
+    ],
+)
+def test_a_paraphrased_answer_from_the_passages_stands(question: str, reply: str) -> None:
+    llm = FakeLLM()
+    llm.queue(reply)
+    answer = make_assistant(llm).ask(question, Caller("u1"))
+    assert answer.abstained is False, answer.reason
+    assert answer.answer == reply
+
+
+def test_grounding_measures_support_and_missing_subject() -> None:
+    check = GroundingCheck(min_support=0.7)
+    grounded = check.measure(
+        "Wie viele Urlaubstage?", "30 Tage Urlaub im Jahr.", ["30 Tage Urlaub im Kalenderjahr."]
+    )
+    assert grounded.support == 1.0 and grounded.missing_subject == ()
+    invented = check.measure(
+        "Wann ist die Weihnachtsfeier?", "Die Weihnachtsfeier ist am Freitag.", ["Urlaub: 30 Tage."]
+    )
+    assert invented.missing_subject == ("weihnachtsfei",)
+    assert invented.support == 0.0
+    assert GroundingCheck(min_support=0.0).ungrounded("x", "anything at all", []) is False

@@ -19,7 +19,7 @@ def env(tmp_path: Path) -> dict[str, str]:
         "LOTSE_MODELS__LLM_BACKEND": "fake",
         "LOTSE_MODELS__EMBEDDER": "fake",
         "LOTSE_MODELS__CACHE_DIR": str(tmp_path / "models"),
-        "LOTSE_RETRIEVAL__MIN_DENSE_SCORE": "-1",
+        "LOTSE_RETRIEVAL__MIN_EVIDENCE": "-1",
         "LOTSE_LOG_LEVEL": "WARNING",
     }
 

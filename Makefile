@@ -50,9 +50,17 @@ run: index-sample serve
 
 # The end-to-end answer tests judge the default (1.5B) model; the rest use the small one.
 # pytest exits 5 when it collected no test: that must fail, not pass silently.
-test: models
+test: models browser-deps
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# The browser tests (tests/browser) drive Debian's Chromium; Playwright downloads no browser.
+CHROMIUM := /usr/bin/chromium
+.PHONY: browser-deps
+browser-deps:
+	@test -x $(CHROMIUM) || { \
+	  sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends chromium; }
 
 test-fast: install
 	$(PY) -m pytest tests/unit tests/api tests/contract -m "not e2e" $(PYTEST_ARGS)
@@ -72,6 +80,16 @@ check: install lint typecheck test
 
 bench: models
 	$(PY) -m api.bench --out docs/benchmarks.md
+
+# Bounded load test (loopback only) against `lotse serve` with the small model on its own data
+# directory holding the sample knowledge; writes docs/loadtest.json. The CPU is busy meanwhile.
+LOADTEST_DATA ?= /tmp/lotse-loadtest
+LOADTEST_ARGS ?= --users 20 --seconds 60 --requests 500
+.PHONY: loadtest
+loadtest: models-small
+	LOTSE_DATA_DIR=$(LOADTEST_DATA) $(LOTSE) ingest $(SAMPLE) --source sample
+	LOTSE_DATA_DIR=$(LOADTEST_DATA) LOTSE_MODELS__LLM=qwen2.5-0.5b \
+	  $(PY) -m api.loadtest --spawn $(LOADTEST_ARGS) --out docs/loadtest.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--json", type=Path, default=Path("docs/benchmarks.json"))
-    parser.add_argument("--copies", type=int, default=4, help="copies of the sample corpus")
+    parser.add_argument("--copies", type=int, default=1, help="copies of the sample corpus")
     parser.add_argument("--chunks", type=int, default=10_000)
     args = parser.parse_args(argv)
     settings = Settings()

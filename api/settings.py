@@ -105,7 +105,7 @@ class RetrievalSettings(_Section):
     rrf_k: int = Field(60, ge=1, le=1000, description="Reciprocal-rank-fusion constant.")
     context_k: int = Field(4, ge=1, le=50, description="Passages given to the model.")
     min_evidence: float = Field(
-        0.903,
+        0.88,
         ge=-1.0,
         le=10.0,
         description="Abstain before generation when best dense cosine + lexical_weight * "

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
-
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from assistant.prompting import NOT_FOUND
 from assistant.retrieval import Retrieval
@@ -40,7 +39,7 @@ class AbstentionRule:
     stays below ``min_score``: paraphrase similarity alone is high even for unrelated
     questions with e5, while keyword evidence separates the answerable ones."""
 
-    min_score: float = 0.903
+    min_score: float = 0.88
     lexical_weight: float = 0.03
 
     def evidence(self, retrieval: Retrieval) -> float:

@@ -214,6 +214,7 @@ class Assistant:
         reason: str,
         prompt_tokens: int = 0,
         completion_tokens: int = 0,
+        chunk_ids: tuple[str, ...] = (),
     ) -> Answer:
         return Answer(
             answer_id=uuid.uuid4().hex,
@@ -231,6 +232,7 @@ class Assistant:
                 completion_tokens=completion_tokens,
             ),
             reason=reason,
+            chunk_ids=chunk_ids,
         )
 
     def stream(
@@ -244,6 +246,7 @@ class Assistant:
         """``search_query`` (default: the question) is what retrieval sees; ``history`` holds
         earlier ``(role, text)`` turns for the prompt (see ``assistant.condense``)."""
         run = _Run()
+        self.gate.ensure_capacity()
         language = self.language_of(question)
         retrieval = self.retriever.retrieve(search_query or question, caller.acl_groups)
         if self.abstention.weak_retrieval(retrieval):
@@ -303,13 +306,18 @@ class Assistant:
         reason = ""
         if is_decline(reply):
             reason = "model_declined"
-        elif self.grounding.ungrounded(
-            question, reply, [index_text(c) for c in prompt.chunks]
-        ):
+        elif self.grounding.ungrounded(question, reply, [index_text(c) for c in prompt.chunks]):
             reason = "ungrounded"
         if reason:
             answer = self._abstain(
-                run, question, language, retrieval, reason, usage_prompt, usage_completion
+                run,
+                question,
+                language,
+                retrieval,
+                reason,
+                usage_prompt,
+                usage_completion,
+                chunk_ids=tuple(c.chunk_id for c in prompt.chunks),
             )
             logger.info(
                 "abstained language=%s reason=%s retrieval_ms=%.1f total_ms=%.1f",

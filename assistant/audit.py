@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol, TextIO, cast
+from typing import TYPE_CHECKING, Literal, Protocol, TextIO, cast, get_args
 
 from models.errors import InvalidInput, StoreError
 
@@ -66,7 +66,7 @@ EventType = Literal[
     "audit_export",
     "audit_viewed",
 ]
-EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 Decision = Literal["answered", "abstained", "refused", "overloaded", "error"]
 ExportFormat = Literal["jsonl", "csv"]
 
@@ -483,7 +483,11 @@ def walk(rows: Iterable[Row | BaseException], anchor: Anchor | None) -> VerifyRe
             return bad(expected_seq, f"is missing (deleted): {gone} gone, next is record {seq}")
         if seq < expected_seq:
             return bad(seq, f"is out of order: found after record {expected_seq - 1}")
-        if row.get("hash") != record_hash(row):
+        try:
+            sealed = record_hash(row)
+        except (TypeError, ValueError) as exc:
+            return bad(seq, f"cannot be read: a field is not text ({exc})")
+        if row.get("hash") != sealed:
             return bad(seq, "was altered: its content does not match its hash (edited or torn)")
         if row.get("prev_hash") != prev_hash:
             previous = "the anchor" if checked == 0 and anchor else f"record {seq - 1}"

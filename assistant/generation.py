@@ -41,6 +41,20 @@ class GenerationGate:
     def _retry_after(self) -> int:
         return max(1, min(120, 5 * (self._waiting + 1)))
 
+    def ensure_capacity(self) -> None:
+        """Raise ``Overloaded`` now if a new question could not even join the queue.
+
+        Called before retrieval, so a streamed answer is refused with a proper 503 before its
+        first event rather than with an error event after its sources (``slot`` still decides
+        for real: the queue may fill up in between)."""
+        with self._state:
+            if self._waiting >= self.max_queue:
+                self._rejected += 1
+                raise Overloaded(
+                    f"{self._waiting} questions are already waiting for the model",
+                    retry_after=self._retry_after(),
+                )
+
     @contextmanager
     def slot(self) -> Iterator[float]:
         """Wait for the model; yields the seconds spent waiting."""

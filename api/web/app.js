@@ -157,7 +157,10 @@ function openTicket(exchange, opener) {
   $("ticket-description").value = draft.description;
   $("ticket-copy-status").textContent = "";
   openDialog($("ticket-dialog"), opener);
-  $("ticket-subject").focus();
+  const subject = $("ticket-subject");
+  subject.focus();
+  subject.setSelectionRange(0, 0); // show the start of a long subject
+  subject.scrollLeft = 0;
 }
 
 // --- one question and its answer ---

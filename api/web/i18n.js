@@ -11,8 +11,6 @@ const STRINGS = {
     newConversation: "Neues Gespräch",
     deleteConversation: "Gespräch löschen",
     language: "Sprache",
-    switchToGerman: "Deutsch",
-    switchToEnglish: "Englisch",
     introTitle: "Wie kann ich helfen?",
     introAi: "Hier antwortet eine KI (ein Sprachmodell), kein Mensch.",
     introKnowledge:
@@ -88,8 +86,6 @@ const STRINGS = {
     newConversation: "New conversation",
     deleteConversation: "Delete conversation",
     language: "Language",
-    switchToGerman: "German",
-    switchToEnglish: "English",
     introTitle: "How can I help?",
     introAi: "An AI (a language model) answers here, not a person.",
     introKnowledge:

@@ -15,10 +15,10 @@ const INLINE = new RegExp(
     "!\\[([^\\]\\n]*)\\]\\(([^)\\n]*)\\)", // 3,4: image (shown as text)
     "\\[([^\\]\\n]+)\\]\\(\\s*([^\\s)]+)(?:\\s+\"[^\"\\n]*\")?\\s*\\)", // 5,6: link
     "\\*\\*(?=\\S)([\\s\\S]*?\\S)\\*\\*", // 7: bold
-    "__(?=\\S)([\\s\\S]*?\\S)__", // 8: bold
+    "(?<![\\p{L}\\p{N}_])__(?=\\S)([\\s\\S]*?\\S)__(?![\\p{L}\\p{N}_])", // 8: bold, not inside words
     "\\*(?=[^\\s*])([^*\\n]*?[^\\s*])\\*", // 9: emphasis
   ].join("|"),
-  "g",
+  "gu",
 );
 
 /** Whether ``href`` may become a link: http(s) and an allowed origin. Returns the URL or null. */

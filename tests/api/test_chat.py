@@ -303,10 +303,27 @@ def test_a_failure_mid_stream_arrives_as_an_error_event(
     assert svc.conversations.stats(0, math.inf).questions == 0  # nothing half-stored
 
 
-def test_overload_during_a_stream_is_an_error_event_with_a_retry_hint(
+def test_a_full_queue_refuses_a_stream_before_it_starts_with_503(
     services: Services, client: TestClient
 ) -> None:
     services.assistant.gate = GenerationGate(max_queue=0)
+    response = client.post("/v1/chat", json={"message": "Wie beantrage ich Urlaub?"})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert response.json()["error"]["code"] == "overloaded"
+
+
+class _LateFullGate(GenerationGate):
+    """The queue fills up between the capacity check and the slot (a race)."""
+
+    def ensure_capacity(self) -> None:
+        return None
+
+
+def test_overload_during_a_stream_is_an_error_event_with_a_retry_hint(
+    services: Services, client: TestClient
+) -> None:
+    services.assistant.gate = _LateFullGate(max_queue=0)
     events = chat(client, "How do I claim the per diem?")
     assert names(events) == ["sources", "error"]
     error = events[-1][1]["error"]

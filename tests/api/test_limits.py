@@ -152,6 +152,13 @@ def test_beyond_the_queue_requests_get_503_with_retry_after_then_all_others_answ
     }
     queue = client.get("/readyz").json()["queue"]
     assert queue == {"waiting": MAX_QUEUE, "running": 1, "rejected": 1, "max_queue": MAX_QUEUE}
+    # a streamed chat is refused before its first event, with a real 503 (not an SSE error)
+    streamed = client.post("/v1/chat", json={"message": "Und der VPN-Server?", "stream": True})
+    assert streamed.status_code == 503
+    assert streamed.headers["content-type"].startswith("application/json")
+    assert streamed.headers["Retry-After"] == str(5 * (MAX_QUEUE + 1))
+    assert streamed.json()["error"]["code"] == "overloaded"
+    assert gate.stats().rejected == 2
 
     llm.release.set()
     for thread in [first, *waiting]:

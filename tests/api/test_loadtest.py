@@ -16,9 +16,10 @@ from api.app import create_app
 from api.loadtest import OUTCOMES, LoadConfig, main, read_rss_kb, require_loopback
 from api.settings import Settings
 from api.wiring import Services, build_services
+from knowledge.documents import Document, sha256_bytes
 from models.errors import InvalidInput
 from models.llm import ChatMessage, FakeLLM, GenerationParams, StreamChunk
-from tests.api.conftest import fake_settings
+from tests.api.conftest import DOCS, fake_settings
 from tests.servers import lotse_server
 
 GROUNDED_REPLY = "Starten Sie Cisco AnyConnect und verbinden Sie sich mit vpn.nordwind.de."
@@ -119,7 +120,20 @@ def overloaded_server(tmp_path: Path) -> Iterator[str]:
     base = fake_settings(tmp_path)
     settings = Settings(**{**base.model_dump(), "api": {**base.api.model_dump(), "max_queue": 1}})
     services = build_services(settings, llm=SlowFakeLLM(default_reply=GROUNDED_REPLY))
+    docs = [
+        Document(
+            source_id=sid,
+            title=title,
+            text=text,
+            format="markdown",
+            language=lang,
+            content_hash=sha256_bytes(text.encode()),
+            source="sample",
+        )
+        for sid, (title, lang, text) in DOCS.items()
+    ]
     try:
+        services.knowledge.indexer.sync_documents("sample", docs)
         with lotse_server(create_app(services=services)) as url:
             yield url
     finally:
@@ -155,7 +169,7 @@ def test_deliberate_overload_is_counted_apart_from_server_errors(
 def test_a_non_loopback_url_is_refused_before_any_request(
     url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(InvalidInput, match="loopback|http"):
+    with pytest.raises(InvalidInput, match=r"loopback|http"):
         require_loopback(url)
     with pytest.raises(InvalidInput):
         LoadConfig(url=url)

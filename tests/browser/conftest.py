@@ -16,9 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Dialog, Page, Request
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Dialog,
+    Page,
+    Request,
+    sync_playwright,
+)
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import sync_playwright
 
 from api.app import create_app
 from api.wiring import Services, build_services
@@ -113,8 +120,10 @@ def chromium_executable() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_executable: Path) -> Iterator[Browser]:
+    # module scope: the sync API marks its event loop as running while it is started, which
+    # would break asyncio.run() in the test modules that follow
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=str(chromium_executable), args=CHROMIUM_ARGS, headless=True
@@ -205,8 +214,8 @@ def open_page(browser: Browser) -> Iterator[Callable[..., OpenPage]]:
 
 
 def screenshot(page: Page, name: str) -> Path:
-    """Save the whole page as ``test-artifacts/browser/NAME.png``."""
+    """Save what the screen shows now as ``test-artifacts/browser/NAME.png``."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), animations="disabled", caret="hide")
     return path

@@ -88,9 +88,7 @@ def test_hostile_answer_and_source_text_are_shown_inert(
 
     # nothing became an element, nothing ran, nothing was fetched
     assert page.evaluate("document.querySelectorAll('img, iframe, object, embed').length") == 0
-    assert page.evaluate("[...document.scripts].map(s => s.getAttribute('src'))") == [
-        "web/app.js"
-    ]
+    assert page.evaluate("[...document.scripts].map(s => s.getAttribute('src'))") == ["web/app.js"]
     assert page.evaluate("document.querySelectorAll('[onerror], [onclick]').length") == 0
     assert page.evaluate("document.querySelectorAll('a[href^=\"javascript:\"]').length") == 0
     assert page.evaluate("typeof window.__pwned") == "undefined"
@@ -138,9 +136,9 @@ def test_security_headers_on_the_portal_and_the_api(
         assert docs.headers["x-content-type-options"] == "nosniff"
 
     opened = open_page(portal.url, locale="de-DE")
-    response = opened.page.reload()
-    assert response is not None
-    assert response.headers["content-security-policy"] == CSP
+    page_response = opened.page.reload()
+    assert page_response is not None
+    assert page_response.headers["content-security-policy"] == CSP
     # the page itself runs under the policy without a single violation
     opened.page.wait_for_selector("body[data-restored='true']")
     opened.recorder.assert_clean()

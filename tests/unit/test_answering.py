@@ -179,7 +179,9 @@ def test_closing_the_stream_early_frees_the_model() -> None:
     stream.close()
     assert assistant.gate.stats().running == 0
     llm.queue("30 Tage Urlaub.")
-    assert assistant.ask("Wie viele Tage Urlaub habe ich?", Caller("u1")).answer == "30 Tage Urlaub."
+    assert (
+        assistant.ask("Wie viele Tage Urlaub habe ich?", Caller("u1")).answer == "30 Tage Urlaub."
+    )
 
 
 def test_prompt_fits_the_budget_and_trims_passages() -> None:
@@ -287,7 +289,10 @@ def test_gate_times_out_waiting() -> None:
 @pytest.mark.parametrize(
     ("question", "reply"),
     [
-        ("Wann findet die Weihnachtsfeier statt?", "Die Weihnachtsfeier findet am 24. Dezember statt."),
+        (
+            "Wann findet die Weihnachtsfeier statt?",
+            "Die Weihnachtsfeier findet am 24. Dezember statt.",
+        ),
         ("How do I install Slack?", "Open the App Store, search for Slack and download it."),
         ("Gibt es einen Zuschuss zum Jobticket?", "Ja, es gibt einen Zuschuss zum Jobticket."),
     ],

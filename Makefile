@@ -60,7 +60,8 @@ CHROMIUM := /usr/bin/chromium
 browser-deps:
 	@test -x $(CHROMIUM) || { \
 	  sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
-	  $$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends chromium; }
+	  $$sudo apt-get update && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
 
 test-fast: install
 	$(PY) -m pytest tests/unit tests/api tests/contract -m "not e2e" $(PYTEST_ARGS)

@@ -9,10 +9,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from api.auth import build_authenticator, check_bind
 from api.errors import document_common_errors, install_error_handlers
 from api.limits import BodyLimitMiddleware
 from api.routes import admin, ask, chat, feedback, health, portal, search, stats
 from api.routes import audit as audit_routes
+from api.routes import erase as erase_routes
 from api.routes import openai as openai_compat
 from api.security_headers import SecurityHeadersMiddleware
 from api.settings import Settings
@@ -24,6 +26,8 @@ logger = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
     """Build the app. With ``services`` given (tests), the caller owns and closes them."""
     settings = settings or (services.settings if services else Settings())
+    check_bind(settings.auth, settings.api.host)
+    authenticator = build_authenticator(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -32,6 +36,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         logger.info(
             "ready data_dir=%s model=%s", settings.data_dir, app.state.services.llm.model_id
         )
+        if settings.auth.mode == "none":
+            logger.warning(
+                "auth_disabled mode=none role=%s: every caller on this machine is anonymous; "
+                "set LOTSE_AUTH__MODE=keys or oidc before serving anyone else",
+                settings.auth.dev_role,
+            )
         app.state.ready = True
         try:
             yield
@@ -48,6 +58,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         summary="On-premises AI service-desk assistant: grounded answers from your documents.",
         lifespan=lifespan,
     )
+    app.state.authenticator = authenticator
     install_error_handlers(app)
     document_common_errors(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.api.max_body_bytes)
@@ -67,5 +78,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(search.router)
     app.include_router(feedback.router)
     app.include_router(stats.router)
+    app.include_router(erase_routes.router)
     app.include_router(portal.router)
     return app

@@ -40,6 +40,18 @@ audit_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(audit_app, name="audit")
+keys_app = typer.Typer(
+    help="Create, list and revoke API keys (auth mode 'keys'; no store lock needed).",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
+tickets_app = typer.Typer(
+    help="Import resolved tickets as redacted knowledge (full tickets for agents only).",
+    no_args_is_help=True,
+)
+app.add_typer(tickets_app, name="tickets")
+eval_app = typer.Typer(help="Measure quality on labelled data sets.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -327,6 +339,86 @@ def ask(
 
 
 @app.command()
+def erase(
+    user: Annotated[
+        str | None, typer.Option("--user", help="Erase this person's conversations, audit texts.")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", help="Erase this source's documents.")
+    ] = None,
+    document: Annotated[
+        str | None, typer.Option("--document", help="With --source: only this source id.")
+    ] = None,
+    match: Annotated[
+        str | None,
+        typer.Option("--match", help="Erase every document, turn and audit text containing it."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would go.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Erase (GDPR Art. 17): a person's data, documents (tombstoned), or all text matching."""
+    from api.wiring import audit_policy, build_conversations, build_eraser, open_knowledge
+    from assistant.audit import SqliteAuditLog
+    from assistant.identity import OPERATOR
+    from models.errors import InvalidInput, StoreLocked
+
+    settings = _settings()
+    _configure_logging(settings)
+    if [user, source, match].count(None) != 2 or (document is not None and source is None):
+        _fail(InvalidInput("give exactly one of --user, --source (with --document) or --match"))
+    try:
+        knowledge = open_knowledge(settings, purpose="lotse erase")
+    except StoreLocked as exc:
+        exc.hint = (
+            "the running server owns the stores: send the erasure to it instead, "
+            'POST /v1/admin/erase with {"user": ...}, {"source": ..., "document": ...} or '
+            '{"match": ...} (and "dry_run": true to preview), as an admin'
+        )
+        _fail(exc)
+    except LotseError as exc:
+        _fail(exc)
+    try:
+        conversations = build_conversations(settings)
+        audit = SqliteAuditLog(settings.data_dir, audit_policy(settings))
+        try:
+            eraser = build_eraser(settings, knowledge, conversations, audit)
+            if user is not None:
+                report = eraser.erase_user(user, OPERATOR, dry_run=dry_run)
+            elif source is not None:
+                report = eraser.erase_documents(source, document, OPERATOR, dry_run=dry_run)
+            else:
+                assert match is not None
+                report = eraser.erase_matching(match, OPERATOR, dry_run=dry_run)
+        finally:
+            conversations.close()
+            audit.close()
+    except LotseError as exc:
+        _fail(exc)
+    finally:
+        knowledge.close()
+    if as_json:
+        out.print_json(json.dumps(report.as_dict(), ensure_ascii=False))
+        return
+    verb = "would erase" if dry_run else "erased"
+    for doc in report.documents:
+        out.print(f"  {verb} {doc.source}/{doc.source_id} ({doc.chunks} chunks)", highlight=False)
+    parts = [f"{len(report.documents)} documents ({report.chunks} chunks)"]
+    if report.conversations is not None:
+        parts.append(f"{report.conversations} conversations")
+    if report.kind == "match":
+        parts.append(f"{report.conversation_texts} conversation turns/comments")
+    if report.audit_texts is not None:
+        parts.append(f"{report.audit_texts} audit texts")
+    if report.api_keys is not None:
+        parts.append(f"{report.api_keys} API keys")
+    out.print(f"{verb}: " + ", ".join(parts), highlight=False)
+    for note in report.notes:
+        out.print(f"  {note}", highlight=False)
+    if report.audit_seq is not None:
+        out.print(f"recorded as audit record {report.audit_seq}", highlight=False)
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
@@ -335,10 +427,12 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.auth import check_bind
 
     settings = _settings()
     _configure_logging(settings)
     try:
+        check_bind(settings.auth, host or settings.api.host)
         application = create_app(settings)
         uvicorn.run(
             application,
@@ -490,6 +584,201 @@ def audit_prune() -> None:
         f"retention run recorded as record {result.record.seq}",
         highlight=False,
     )
+
+
+# -- keys ---------------------------------------------------------------------------------------
+@keys_app.command("create")
+def keys_create(
+    user: Annotated[str, typer.Option("--user", help="The user the key stands for.")],
+    role: Annotated[
+        Literal["employee", "agent", "admin"], typer.Option("--role", help="The key's role.")
+    ] = "employee",
+    groups: Annotated[
+        list[str] | None, typer.Option("--groups", help="ACL group(s) of the user (repeat).")
+    ] = None,
+) -> None:
+    """Create a key and print it once; only a peppered digest is stored."""
+    from api.keys import KeyStore
+
+    settings = _settings()
+    try:
+        key, secret = KeyStore(settings.data_dir).create(user, role, tuple(groups or ()))
+    except LotseError as exc:
+        _fail(exc)
+    err.print(
+        f"created key {key.key_id} for {key.user_id} (role {key.role}, groups "
+        f"{', '.join(key.groups) or '-'}); it is shown only now:",
+        highlight=False,
+    )
+    out.print(secret, highlight=False)
+
+
+@keys_app.command("list")
+def keys_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the keys as JSON.")] = False,
+) -> None:
+    """List the keys (ids, users, roles, groups; never the secrets)."""
+    from dataclasses import asdict
+
+    from api.keys import KeyStore
+
+    settings = _settings()
+    try:
+        keys = KeyStore(settings.data_dir).list_keys()
+    except LotseError as exc:
+        _fail(exc)
+    if as_json:
+        out.print_json(json.dumps([asdict(k) for k in keys]))
+        return
+    table = Table("key id", "user", "role", "groups", "created", "revoked")
+    for k in keys:
+        table.add_row(k.key_id, k.user_id, k.role, ", ".join(k.groups), k.created, k.revoked or "")
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id (`lotse keys list`).")],
+) -> None:
+    """Revoke a key: it stops working at the next request."""
+    from api.keys import KeyStore
+
+    settings = _settings()
+    try:
+        key = KeyStore(settings.data_dir).revoke(key_id)
+    except LotseError as exc:
+        _fail(exc)
+    out.print(f"revoked key {key.key_id} of {key.user_id} at {key.revoked}", highlight=False)
+
+
+# -- tickets ------------------------------------------------------------------------------------
+@tickets_app.command("import")
+def tickets_import(
+    path: Annotated[Path, typer.Argument(help="An export file, or a folder of export files.")],
+    fmt: Annotated[
+        Literal["generic", "zammad", "znuny", "glpi", "jira", "mbox"],
+        typer.Option("--format", help="The export's format."),
+    ] = "generic",
+    source: Annotated[
+        str, typer.Option("--source", help="Source name; agents' documents go to NAME-full.")
+    ] = "tickets",
+    acl: Annotated[
+        list[str] | None,
+        typer.Option("--acl", help="ACL group(s) of the redacted knowledge (default: everyone)."),
+    ] = None,
+    column_map: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="Generic format: OURS=THEIRS column names, comma-separated."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Import tickets incrementally: resolved ones become redacted knowledge, all go to agents."""
+    from api.wiring import open_knowledge
+    from knowledge.indexer import IngestProgress
+    from knowledge.tickets import (
+        AGENTS_GROUP,
+        FULL_SUFFIX,
+        parse_column_map,
+        parse_tickets,
+        ticket_documents,
+    )
+
+    settings = _settings()
+    _configure_logging(settings)
+    try:
+        mapping = parse_column_map(column_map or [])
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+    base_acl = tuple(sorted(set(acl))) if acl else tuple(settings.knowledge.default_acl)
+    try:
+        parsed = parse_tickets(path.expanduser(), fmt, column_map=mapping)
+        docs = ticket_documents(parsed.tickets, source=source, acl=base_acl)
+        knowledge = open_knowledge(settings, purpose="lotse tickets import")
+    except LotseError as exc:
+        _fail(exc)
+    full_source = source + FULL_SUFFIX
+    try:
+        with Progress(
+            TextColumn("[bold]{task.description}[/bold]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=as_json,
+        ) as bar:
+            task = bar.add_task("knowledge", total=None)
+
+            def report(p: IngestProgress) -> None:
+                bar.update(task, completed=p.done, total=p.total or None)
+
+            employee = knowledge.indexer.sync_documents(source, docs.knowledge, progress=report)
+            bar.update(task, description="agents", completed=0, total=None)
+            agents = knowledge.indexer.sync_documents(full_source, docs.agents, progress=report)
+        location = str(path.expanduser().resolve())
+        options: dict[str, str] = {"format": fmt}
+        knowledge.manifest.register_source(source, "tickets", location, base_acl, options)
+        knowledge.manifest.register_source(
+            full_source, "tickets", location, (AGENTS_GROUP,), options
+        )
+        knowledge.manifest.mark_indexed(source)
+        knowledge.manifest.mark_indexed(full_source)
+    except LotseError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/yellow]: the next `lotse tickets import` completes it")
+        raise typer.Exit(130) from None
+    finally:
+        knowledge.close()
+    problems = [{"ticket": p.ticket, "reason": p.reason} for p in parsed.problems]
+    if as_json:
+        summary = {
+            "tickets": len(parsed.tickets),
+            "resolved": len(docs.knowledge),
+            "problems": problems,
+            "redactions": docs.redactions,
+            "knowledge": employee.as_dict(),
+            "agents": agents.as_dict(),
+        }
+        out.print_json(json.dumps(summary, ensure_ascii=False))
+        return
+    out.print(
+        f"{len(parsed.tickets)} tickets read, {len(parsed.problems)} with problems; "
+        f"{len(docs.knowledge)} resolved become knowledge",
+        highlight=False,
+    )
+    for label, s in (("knowledge", employee), ("agents", agents)):
+        out.print(
+            f"{label} (source {s.source}): {s.new} new, {s.changed} changed, "
+            f"{s.unchanged} unchanged, {s.deleted} deleted, {len(s.skipped)} skipped; "
+            f"{s.chunks_written} chunks written",
+            highlight=False,
+        )
+    if docs.redactions:
+        counts = ", ".join(f"{k} {n}" for k, n in sorted(docs.redactions.items()))
+        out.print(f"redacted: {counts}", highlight=False)
+    for problem in problems:
+        out.print(f"  skipped {problem['ticket']}: {problem['reason']}", highlight=False)
+
+
+# -- eval ---------------------------------------------------------------------------------------
+@eval_app.command("pii")
+def eval_pii(
+    dataset: Annotated[Path, typer.Option("--dataset", help="Labelled JSONL snippets.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Recall and precision of the PII redaction per kind (see docs/privacy.md)."""
+    from knowledge.redaction_eval import evaluate, format_report, load_dataset
+
+    try:
+        report = evaluate(load_dataset(dataset))
+    except LotseError as exc:
+        _fail(exc)
+    if as_json:
+        out.print_json(json.dumps(report.as_dict(), ensure_ascii=False))
+        return
+    out.print(format_report(report), markup=False, highlight=False)
 
 
 def main() -> None:

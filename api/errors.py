@@ -27,6 +27,7 @@ from models.errors import (
     NotFound,
     Overloaded,
     StoreError,
+    Unauthenticated,
     UnsupportedDocument,
 )
 
@@ -56,6 +57,7 @@ _STATUS: list[tuple[type[LotseError], int, str]] = [
     (NotFound, 404, "not_found"),
     (Conflict, 409, "conflict"),
     (AccessDenied, 403, "forbidden"),
+    (Unauthenticated, 401, "unauthorized"),
     (Overloaded, 503, "overloaded"),
     (ModelUnavailable, 503, "model_unavailable"),
     (StoreError, 503, "store_unavailable"),
@@ -93,6 +95,11 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         if isinstance(exc, Overloaded):
             response.headers["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, Unauthenticated):
+            challenge = 'Bearer realm="lotse"'
+            response.headers["WWW-Authenticate"] = (
+                f'{challenge}, error="invalid_token"' if exc.invalid else challenge
+            )
         return response
 
     @app.exception_handler(RequestValidationError)

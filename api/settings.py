@@ -190,6 +190,104 @@ class AuditSettings(_Section):
         return self
 
 
+RoleName = Literal["employee", "agent", "admin"]
+# asymmetric algorithms only: a symmetric (HS*) or "none" token can never be accepted
+JwtAlgorithm = Literal[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"
+]
+
+
+class AuthSettings(_Section):
+    mode: Literal["none", "keys", "oidc", "keys+oidc"] = Field(
+        "none",
+        description="How callers prove who they are: 'none' (development only: everyone is an "
+        "anonymous user with dev_role; refused unless the server binds to loopback), 'keys' "
+        "(API keys from `lotse keys create`), 'oidc' (bearer tokens of your identity provider, "
+        "e.g. Keycloak or Entra ID), or both.",
+    )
+    dev_role: RoleName = Field(
+        "admin",
+        description="Role of the anonymous caller in mode 'none' (admin, so that the local "
+        "portal and the admin routes work during development).",
+    )
+    dev_groups: tuple[str, ...] = Field(
+        (), max_length=100, description="ACL groups of the anonymous caller in mode 'none'."
+    )
+    jwks_path: Path | None = Field(
+        None, description="OIDC: a JSON Web Key Set file with the provider's signing keys."
+    )
+    jwks_url: str | None = Field(
+        None,
+        max_length=2000,
+        pattern=r"^https://",
+        description="OIDC: the provider's JWKS URL (https, on the company network); fetched at "
+        "the first token, then cached.",
+    )
+    jwks_cache_s: float = Field(
+        300.0, ge=0, le=86400, description="OIDC: how long a fetched JWKS is reused."
+    )
+    jwks_timeout_s: float = Field(
+        5.0, gt=0, le=120, description="OIDC: HTTP timeout when fetching the JWKS."
+    )
+    issuer: str | None = Field(
+        None,
+        min_length=1,
+        max_length=2000,
+        description="OIDC: the exact `iss` of accepted tokens, e.g. "
+        "https://sso.example.com/realms/company.",
+    )
+    audience: str | None = Field(
+        None,
+        min_length=1,
+        max_length=2000,
+        description="OIDC: the `aud` accepted tokens must name (Lotse's client id).",
+    )
+    algorithms: tuple[JwtAlgorithm, ...] = Field(
+        ("RS256", "ES256"), min_length=1, description="OIDC: signature algorithms accepted."
+    )
+    leeway_s: int = Field(
+        30, ge=0, le=300, description="OIDC: clock skew tolerated on exp, nbf and iat, seconds."
+    )
+    user_claim: str = Field(
+        "sub",
+        min_length=1,
+        max_length=200,
+        description="OIDC: the claim that names the user (dots reach into objects).",
+    )
+    group_claim: str = Field(
+        "groups",
+        min_length=1,
+        max_length=200,
+        description="OIDC: the claim listing the user's groups (the ACL groups of documents).",
+    )
+    role_claim: str = Field(
+        "roles",
+        min_length=1,
+        max_length=200,
+        description="OIDC: the claim listing the user's roles, e.g. realm_access.roles "
+        "(Keycloak) or roles (Entra app roles).",
+    )
+    role_map: dict[str, RoleName] = Field(
+        default_factory=dict,
+        max_length=1000,
+        description="OIDC: role or group claim values -> Lotse role, e.g. "
+        '{"helpdesk": "agent", "it-admins": "admin"}; the highest matching role wins.',
+    )
+    default_role: RoleName | None = Field(
+        "employee",
+        description="OIDC: role of a verified user no role_map entry matches (none: 403).",
+    )
+
+    @model_validator(mode="after")
+    def _oidc_needs_provider(self) -> AuthSettings:
+        if "oidc" in self.mode:
+            if (self.jwks_path is None) == (self.jwks_url is None):
+                raise ValueError("auth mode with oidc needs exactly one of jwks_path, jwks_url")
+            if not self.issuer or not self.audience:
+                raise ValueError("auth mode with oidc needs issuer and audience")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="LOTSE_",
@@ -211,6 +309,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     conversations: ConversationSettings = Field(default_factory=ConversationSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
 
 def cpu_count() -> int:

@@ -17,6 +17,7 @@ from assistant.conversations import (
     InMemoryConversationStore,
     SqliteConversationStore,
 )
+from assistant.erasure import Eraser, SqliteDiskPurge
 from assistant.generation import GenerationGate
 from assistant.retrieval import HybridRetriever, RetrievalConfig
 from knowledge.chunking import ChunkingConfig
@@ -222,6 +223,43 @@ def build_audit(settings: Settings) -> AuditLog:
 
         return InMemoryAuditLog(audit_policy(settings), key=secrets.token_bytes(32))
     return SqliteAuditLog(settings.data_dir, audit_policy(settings))
+
+
+class KeyStoreRevoker:
+    """Erasure's hook to the API-key store: revokes every active key of one user."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+
+    def revoke_user(self, user_id: str) -> int:
+        from api.keys import KeyStore
+
+        store = KeyStore(self.data_dir)
+        active = [k for k in store.list_keys() if k.user_id == user_id and k.revoked is None]
+        for key in active:
+            store.revoke(key.key_id)
+        return len(active)
+
+
+def build_eraser(
+    settings: Settings, knowledge: Knowledge, conversations: ConversationStore, audit: AuditLog
+) -> Eraser:
+    """Erasure over the given stores; on disk, deleted rows are also purged from the files."""
+    if settings.knowledge.store == "memory":
+        return Eraser(
+            indexer=knowledge.indexer,
+            manifest=knowledge.manifest,
+            conversations=conversations,
+            audit=audit,
+        )
+    return Eraser(
+        indexer=knowledge.indexer,
+        manifest=knowledge.manifest,
+        conversations=conversations,
+        audit=audit,
+        keys=KeyStoreRevoker(settings.data_dir),
+        disk=SqliteDiskPurge(settings.data_dir, knowledge.vectors),
+    )
 
 
 def model_sha256(settings: Settings) -> str | None:

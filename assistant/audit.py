@@ -65,6 +65,7 @@ EventType = Literal[
     "checkpoint",
     "audit_export",
     "audit_viewed",
+    "erasure",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 Decision = Literal["answered", "abstained", "refused", "overloaded", "error"]
@@ -396,6 +397,11 @@ class AuditLog(Protocol):
         """Delete every stored text of ``user_id`` (erasure); the chain stays verifiable."""
         ...
 
+    def forget_matching(self, needle: str, *, dry_run: bool = False) -> int:
+        """Delete every stored text pair whose question or answer contains ``needle``
+        (case-insensitive, ``str.casefold``); returns how many (would be) deleted."""
+        ...
+
     def verify(self, checkpoint: Checkpoint | None = None) -> VerifyResult:
         """Walk the chain (from the anchor) and compare with ``checkpoint`` if given."""
         ...
@@ -649,6 +655,10 @@ def _checkpoint_event() -> AuditEvent:
     return AuditEvent(event="checkpoint", user_id="system", role="system")
 
 
+def _contains(text: str | None, folded_needle: str) -> bool:
+    return text is not None and folded_needle in text.casefold()
+
+
 def _matches(
     row: Mapping[str, object], since: str | None, until: str | None, event: str | None
 ) -> bool:
@@ -735,6 +745,19 @@ class InMemoryAuditLog:
             gone = [seq for seq, t in self._texts.items() if t[1] == actor]
             for seq in gone:
                 del self._texts[seq]
+        return len(gone)
+
+    def forget_matching(self, needle: str, *, dry_run: bool = False) -> int:
+        folded = needle.casefold()
+        with self._lock:
+            gone = [
+                seq
+                for seq, (_, _, question, answer) in self._texts.items()
+                if _contains(question, folded) or _contains(answer, folded)
+            ]
+            if not dry_run:
+                for seq in gone:
+                    del self._texts[seq]
         return len(gone)
 
     def verify(self, checkpoint: Checkpoint | None = None) -> VerifyResult:
@@ -1033,6 +1056,20 @@ class SqliteAuditLog:
         actor = self.pseudonym(user_id)
         with self._write() as conn:
             return conn.execute("DELETE FROM texts WHERE actor = ?", (actor,)).rowcount
+
+    def forget_matching(self, needle: str, *, dry_run: bool = False) -> int:
+        folded = needle.casefold()
+        with self._write() as conn:
+            gone = [
+                int(seq)
+                for seq, question, answer in conn.execute(
+                    "SELECT seq, question, answer FROM texts"
+                ).fetchall()
+                if _contains(question, folded) or _contains(answer, folded)
+            ]
+            if not dry_run:
+                conn.executemany("DELETE FROM texts WHERE seq = ?", [(seq,) for seq in gone])
+        return len(gone)
 
     def _rows(self, conn: sqlite3.Connection) -> Iterator[Row | BaseException]:
         cursor = conn.execute(f"SELECT {_COLUMNS} FROM records ORDER BY seq")

@@ -117,6 +117,12 @@ class ConversationStore(Protocol):
         """Remove every conversation of ``user_id``; returns how many were removed."""
         ...
 
+    def erase_matching(self, needle: str, *, dry_run: bool = False) -> int:
+        """Remove every turn whose text or sources contain ``needle`` (``casefold``)
+        and blank feedback comments containing it; returns how many turns and comments
+        (would) go. The anonymous statistics rows stay."""
+        ...
+
     def stats(self, since: float, until: float) -> ConversationStats: ...
 
     def close(self) -> None: ...
@@ -142,6 +148,12 @@ def _check(turns: Sequence[Turn]) -> None:
             raise InvalidInput(f"unknown turn role {turn.role!r}", field="role")
         if turn.role == "assistant" and not turn.answer_id:
             raise InvalidInput("an assistant turn needs an answer_id", field="answer_id")
+
+
+def _turn_contains(turn: Turn, folded_needle: str) -> bool:
+    """The turn's text or its sources (titles, headings, snippets) contain the needle."""
+    sources = json.dumps(list(turn.sources), ensure_ascii=False)
+    return folded_needle in turn.text.casefold() or folded_needle in sources.casefold()
 
 
 def _check_rating(rating: str) -> None:
@@ -281,6 +293,25 @@ class InMemoryConversationStore:
             for conversation_id in owned:
                 self._remove(conversation_id)
         return len(owned)
+
+    def erase_matching(self, needle: str, *, dry_run: bool = False) -> int:
+        folded = needle.casefold()
+        with self._lock:
+            hits = 0
+            for conversation_id, turns in self._turns.items():
+                kept = [t for t in turns if not _turn_contains(t, folded)]
+                hits += len(turns) - len(kept)
+                if not dry_run:
+                    self._turns[conversation_id] = kept
+            comments = [
+                a
+                for a, f in self._feedback.items()
+                if f.comment is not None and folded in f.comment.casefold()
+            ]
+            if not dry_run:
+                for answer_id in comments:
+                    self._feedback[answer_id] = replace(self._feedback[answer_id], comment=None)
+        return hits + len(comments)
 
     def stats(self, since: float, until: float) -> ConversationStats:
         with self._lock:
@@ -521,6 +552,31 @@ class SqliteConversationStore:
             ]
             self._remove(db, owned)
         return len(owned)
+
+    def erase_matching(self, needle: str, *, dry_run: bool = False) -> int:
+        folded = needle.casefold()
+        with self._tx() as db:
+            turns = [
+                int(str(seq))
+                for seq, text, sources in db.execute(
+                    "SELECT seq, text, sources FROM turns"
+                ).fetchall()
+                if folded in str(text).casefold() or folded in str(sources).casefold()
+            ]
+            comments = [
+                str(answer_id)
+                for answer_id, comment in db.execute(
+                    "SELECT answer_id, comment FROM feedback WHERE comment IS NOT NULL"
+                ).fetchall()
+                if folded in str(comment).casefold()
+            ]
+            if not dry_run:
+                db.executemany("DELETE FROM turns WHERE seq = ?", [(s,) for s in turns])
+                db.executemany(
+                    "UPDATE feedback SET comment = NULL WHERE answer_id = ?",
+                    [(a,) for a in comments],
+                )
+        return len(turns) + len(comments)
 
     def stats(self, since: float, until: float) -> ConversationStats:
         with self._lock:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -316,6 +317,49 @@ class ChromaVectorStore:
                 for cid, doc, meta in zip(result["ids"], documents, metadatas, strict=True):
                     found[cid] = chunk_from_record(cid, doc, meta)
         return [found[i] for i in chunk_ids if i in found]
+
+    def purge_erased(self, chunk_ids: Sequence[str]) -> None:
+        """Make deleted chunks' text leave the disk (erasure); embedded Chroma only.
+
+        ``delete`` removes a chunk from Chroma's segments, but its text stays in Chroma's
+        write-ahead log (``embeddings_queue``, replayed into the HNSW index on open) and in
+        free pages of its full-text index. This blanks the payload of those log entries (their
+        vectors stay, so a replay stays consistent), merges the full-text index and rewrites
+        the file. A Chroma server manages its own files: nothing to do here.
+        """
+        if self._location.startswith(("http://", "https://")) or not chunk_ids:
+            return
+        path = Path(self._location) / "chroma.sqlite3"
+        try:
+            conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {path} to purge erased chunks: {exc}") from exc
+        try:
+            conn.execute("PRAGMA secure_delete=ON")
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                "UPDATE embeddings_queue SET metadata = NULL "
+                "WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(chunk_ids)),),
+            )
+            conn.execute(
+                "INSERT INTO embedding_fulltext_search(embedding_fulltext_search) "
+                "VALUES('optimize')"
+            )
+            conn.execute("COMMIT")
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise StoreError(
+                f"cannot purge erased chunks from {path}: {exc}",
+                hint="the chunks are deleted from the index; run the erasure again to purge "
+                "their text from the file",
+            ) from exc
+        finally:
+            conn.close()
+        logger.info("chroma_purge chunks=%d", len(chunk_ids))
 
     def ids(self) -> set[str]:
         out: set[str] = set()

@@ -13,6 +13,7 @@ Third-party exceptions are wrapped where they enter (``raise ModelUnavailable(..
     ├── NotFound                a named thing (conversation, job, source) does not exist
     ├── Conflict                the request conflicts with work in progress (a running reindex)
     ├── AccessDenied            the caller's identity does not allow this
+    ├── Unauthenticated         no credentials, or credentials that do not verify
     ├── InvalidInput            the request itself is malformed or too large
     ├── Overloaded              the generation queue is full; carries ``retry_after`` seconds
     └── GenerationFailed        the model failed or timed out while answering
@@ -83,6 +84,15 @@ class Conflict(LotseError):
 
 class AccessDenied(LotseError):
     """The caller is not allowed to do this."""
+
+
+class Unauthenticated(LotseError):
+    """No credentials, or credentials that do not verify (unknown or revoked key, a token with
+    a bad signature, issuer, audience or expiry). ``invalid`` is False when none were sent."""
+
+    def __init__(self, message: str, *, hint: str | None = None, invalid: bool = True) -> None:
+        super().__init__(message, hint=hint)
+        self.invalid = invalid
 
 
 class InvalidInput(LotseError):

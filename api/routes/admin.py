@@ -6,7 +6,8 @@ from fastapi import APIRouter, Response, status
 
 from api import sources
 from api.auditing import record_admin
-from api.deps import CallerDep, ServicesDep
+from api.auth import Role
+from api.deps import CallerDep, ServicesDep, require
 from api.errors import responses
 from api.schemas_admin import (
     JobList,
@@ -19,7 +20,12 @@ from api.schemas_admin import (
     SourceRemoved,
 )
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = APIRouter(
+    prefix="/v1/admin",
+    tags=["admin"],
+    dependencies=[require(Role.admin)],
+    responses=responses(401, 403),
+)
 
 
 def _info(services: ServicesDep, name: str) -> SourceInfo:

@@ -4,13 +4,17 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from api.auditing import audited_ask
-from api.deps import ServicesDep
+from api.auth import Role
+from api.deps import CallerDep, ServicesDep, require
 from api.errors import responses
 from api.schemas import AskRequest, AskResponse
-from assistant.identity import Caller
 from models.errors import InvalidInput
 
-router = APIRouter(tags=["chat"])
+router = APIRouter(
+    tags=["chat"],
+    dependencies=[require(Role.employee)],
+    responses=responses(401, 403),
+)
 
 
 @router.post(
@@ -19,7 +23,7 @@ router = APIRouter(tags=["chat"])
     summary="Ask one question, get a grounded answer with sources (or an abstention)",
     responses=responses(413, 422, 503),
 )
-async def ask(body: AskRequest, services: ServicesDep) -> AskResponse:
+async def ask(body: AskRequest, services: ServicesDep, caller: CallerDep) -> AskResponse:
     limit = services.settings.api.max_question_chars
     if len(body.question) > limit:
         raise InvalidInput(
@@ -27,7 +31,6 @@ async def ask(body: AskRequest, services: ServicesDep) -> AskResponse:
             field="question",
             too_large=True,
         )
-    caller = Caller(user_id="anonymous", role="employee")
     answer = await run_in_threadpool(
         audited_ask, services, services.assistant, body.question, caller, endpoint="ask"
     )

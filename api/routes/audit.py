@@ -12,7 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.auditing import record_admin
-from api.deps import CallerDep, ServicesDep
+from api.auth import Role
+from api.deps import CallerDep, ServicesDep, require
 from api.errors import responses
 from api.schemas_audit import (
     AuditList,
@@ -23,7 +24,12 @@ from api.schemas_audit import (
 )
 from assistant.audit import EventType
 
-router = APIRouter(prefix="/v1/admin/audit", tags=["audit"])
+router = APIRouter(
+    prefix="/v1/admin/audit",
+    tags=["audit"],
+    dependencies=[require(Role.admin)],
+    responses=responses(401, 403),
+)
 
 
 @router.get(

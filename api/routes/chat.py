@@ -24,7 +24,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from api.auditing import audited_ask, audited_stream
-from api.deps import CallerDep, ServicesDep
+from api.auth import Role
+from api.deps import CallerDep, ServicesDep, require
 from api.errors import ErrorBody, responses, status_for
 from api.schemas import (
     ChatRequest,
@@ -44,7 +45,11 @@ from models.errors import GenerationFailed, InvalidInput, LotseError, NotFound, 
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(tags=["chat"])
+router = APIRouter(
+    tags=["chat"],
+    dependencies=[require(Role.employee)],
+    responses=responses(401, 403),
+)
 
 _SSE_EXAMPLE = (
     'event: sources\ndata: {"sources":[{"source_id":"it/vpn.md","title":"VPN",'

@@ -8,14 +8,19 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from api.auditing import record_feedback
-from api.deps import CallerDep, ServicesDep
+from api.auth import Role
+from api.deps import CallerDep, ServicesDep, require
 from api.errors import responses
 from api.routes.chat import timestamp
 from api.schemas import FeedbackOut, FeedbackRequest
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(tags=["feedback"])
+router = APIRouter(
+    tags=["feedback"],
+    dependencies=[require(Role.employee)],
+    responses=responses(401, 403),
+)
 
 
 @router.post(

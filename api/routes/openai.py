@@ -32,7 +32,8 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.auditing import audited_ask, audited_stream
-from api.deps import CallerDep, ServicesDep
+from api.auth import Role
+from api.deps import CallerDep, ServicesDep, require
 from api.errors import ErrorBody, responses, status_for
 from api.schemas import SourceOut
 from api.schemas_openai import (
@@ -57,7 +58,11 @@ from models.errors import InvalidInput, LotseError, NotFound
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(tags=["openai"])
+router = APIRouter(
+    tags=["openai"],
+    dependencies=[require(Role.employee)],
+    responses=responses(401, 403),
+)
 
 FinishReason = Literal["stop", "length"]
 

@@ -8,13 +8,18 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from api.auditing import record_search
-from api.deps import CallerDep, ServicesDep
+from api.auth import Role
+from api.deps import CallerDep, ServicesDep, require
 from api.errors import responses
 from api.routes.chat import check_length
 from api.schemas import SearchHit, SearchRequest, SearchResponse
 from assistant.answering import snippet
 
-router = APIRouter(tags=["search"])
+router = APIRouter(
+    tags=["search"],
+    dependencies=[require(Role.employee)],
+    responses=responses(401, 403),
+)
 
 SNIPPET_CHARS = 240
 

@@ -8,12 +8,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import ServicesDep
+from api.auth import Role
+from api.deps import ServicesDep, require
 from api.errors import responses
 from api.routes.chat import timestamp
 from api.schemas import StatsResponse
 
-router = APIRouter(tags=["admin"])
+router = APIRouter(
+    tags=["admin"],
+    dependencies=[require(Role.admin)],
+    responses=responses(401, 403),
+)
 
 DAY_S = 86400.0
 

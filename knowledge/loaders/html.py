@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 import warnings
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from knowledge.loaders.encoding import decode_bytes, sniff_encoding

@@ -93,7 +93,7 @@ def test_a_german_ask_records_the_answer_with_its_chunks_and_digests(
     assert record.question_sha256 == sha256_text(VPN_Q)
     assert record.answer_sha256 == sha256_text(response.json()["answer"])
     assert record.actor == services.audit.pseudonym("anonymous") != "anonymous"
-    assert (record.role, record.acl_filter) == ("employee", ("everyone",))
+    assert (record.role, record.acl_filter) == ("admin", ("everyone",))
     assert (record.model_id, record.model_sha256) == ("fake-llm", None)
     assert record.prompt_version == PROMPT_VERSION
     assert record.details["endpoint"] == "ask" and record.details["language"] == "de"

@@ -23,6 +23,7 @@ from playwright.sync_api import (
     Dialog,
     Page,
     Request,
+    expect,
     sync_playwright,
 )
 from playwright.sync_api import Error as PlaywrightError
@@ -47,6 +48,7 @@ DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
 MODEL_ID = "fake-llm-slow"
 TOKEN_DELAY_S = 0.06
+EXPECT_TIMEOUT_MS = 15_000
 
 Docs = dict[str, tuple[str, str, str]]
 
@@ -124,6 +126,7 @@ def chromium_executable() -> Path:
 def browser(chromium_executable: Path) -> Iterator[Browser]:
     # module scope: the sync API marks its event loop as running while it is started, which
     # would break asyncio.run() in the test modules that follow
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)  # the machine may be busy with other work
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=str(chromium_executable), args=CHROMIUM_ARGS, headless=True
@@ -196,7 +199,7 @@ def open_page(browser: Browser) -> Iterator[Callable[..., OpenPage]]:
             is_mobile=size["width"] < 600,
             has_touch=size["width"] < 600,
         )
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(EXPECT_TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()
         recorder = Recorder()

@@ -159,6 +159,9 @@ def test_keyboard_only_use(portal: Portal, open_page: Callable[..., OpenPage]) -
         keyboard.press("Tab")
         assert focused(page) == expected
     keyboard.press("Space")
+    expect(answer.get_by_role("button", name="Hilfreich", exact=True)).to_have_attribute(
+        "aria-pressed", "true"
+    )
     expect(answer.locator(".feedback .inline-status")).to_have_text("Danke für Ihr Feedback!")
     for expected in ["Nicht hilfreich", "Das hat nicht geholfen"]:
         keyboard.press("Tab")

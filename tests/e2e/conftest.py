@@ -29,6 +29,8 @@ def e2e_settings(data_dir: Path, **models: object) -> Settings:
     return Settings(
         data_dir=data_dir,
         models={"llm": "qwen2.5-0.5b", "n_ctx": 4096, "temperature": 0.0, **models},  # type: ignore[arg-type]
+        # a shared 2-core CI machine can be slow; a timeout here would judge the machine
+        api={"generation_timeout_s": 900},  # type: ignore[arg-type]
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -38,11 +38,11 @@ def fake_settings(tmp_path: Path) -> Settings:
     )
 
 
-@pytest.fixture
-def services(tmp_path: Path) -> Iterator[Services]:
-    llm = FakeLLM()
-    svc = build_services(fake_settings(tmp_path), llm=llm)
-    docs = [
+def sample_documents(
+    docs: Mapping[str, tuple[str, str, str]] = DOCS,
+) -> list[Document]:
+    """``{source_id: (title, language, markdown)}`` as documents of the source ``sample``."""
+    return [
         Document(
             source_id=sid,
             title=title,
@@ -52,9 +52,20 @@ def services(tmp_path: Path) -> Iterator[Services]:
             content_hash=sha256_bytes(text.encode()),
             source="sample",
         )
-        for sid, (title, lang, text) in DOCS.items()
+        for sid, (title, lang, text) in docs.items()
     ]
-    svc.knowledge.indexer.sync_documents("sample", docs)
+
+
+def fake_services(tmp_path: Path, llm: FakeLLM, settings: Settings | None = None) -> Services:
+    """The app's services wired with fakes, holding the two sample documents."""
+    svc = build_services(settings or fake_settings(tmp_path), llm=llm)
+    svc.knowledge.indexer.sync_documents("sample", sample_documents())
+    return svc
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Services]:
+    svc = fake_services(tmp_path, FakeLLM())
     yield svc
     svc.close()
 

@@ -20,13 +20,12 @@ from starlette.types import Message
 
 from api.app import create_app
 from api.deps import get_caller
-from api.wiring import Services, build_services
+from api.wiring import Services
 from assistant.generation import GenerationGate
 from assistant.identity import Caller
-from knowledge.documents import Document, sha256_bytes
 from models.errors import GenerationFailed
 from models.llm import ChatMessage, FakeLLM, GenerationParams, StreamChunk
-from tests.api.conftest import DOCS, fake_settings
+from tests.api.conftest import fake_services
 
 VPN_Q = "Wie verbinde ich mich mit dem VPN?"
 DIEM_Q = "What is the per diem in Germany?"
@@ -261,21 +260,7 @@ class SlowLLM(FakeLLM):
 
 
 def make_services(tmp_path: Path, llm: FakeLLM) -> Services:
-    svc = build_services(fake_settings(tmp_path), llm=llm)
-    docs = [
-        Document(
-            source_id=sid,
-            title=title,
-            text=text,
-            format="markdown",
-            language=lang,
-            content_hash=sha256_bytes(text.encode()),
-            source="sample",
-        )
-        for sid, (title, lang, text) in DOCS.items()
-    ]
-    svc.knowledge.indexer.sync_documents("sample", docs)
-    return svc
+    return fake_services(tmp_path, llm)
 
 
 @pytest.fixture

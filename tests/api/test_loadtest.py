@@ -15,11 +15,10 @@ import pytest
 from api.app import create_app
 from api.loadtest import OUTCOMES, LoadConfig, main, read_rss_kb, require_loopback
 from api.settings import Settings
-from api.wiring import Services, build_services
-from knowledge.documents import Document, sha256_bytes
+from api.wiring import Services
 from models.errors import InvalidInput
 from models.llm import ChatMessage, FakeLLM, GenerationParams, StreamChunk
-from tests.api.conftest import DOCS, fake_settings
+from tests.api.conftest import fake_services, fake_settings
 from tests.servers import lotse_server
 
 GROUNDED_REPLY = "Starten Sie Cisco AnyConnect und verbinden Sie sich mit vpn.nordwind.de."
@@ -119,21 +118,8 @@ class SlowFakeLLM(FakeLLM):
 def overloaded_server(tmp_path: Path) -> Iterator[str]:
     base = fake_settings(tmp_path)
     settings = Settings(**{**base.model_dump(), "api": {**base.api.model_dump(), "max_queue": 1}})
-    services = build_services(settings, llm=SlowFakeLLM(default_reply=GROUNDED_REPLY))
-    docs = [
-        Document(
-            source_id=sid,
-            title=title,
-            text=text,
-            format="markdown",
-            language=lang,
-            content_hash=sha256_bytes(text.encode()),
-            source="sample",
-        )
-        for sid, (title, lang, text) in DOCS.items()
-    ]
+    services = fake_services(tmp_path, SlowFakeLLM(default_reply=GROUNDED_REPLY), settings)
     try:
-        services.knowledge.indexer.sync_documents("sample", docs)
         with lotse_server(create_app(services=services)) as url:
             yield url
     finally:

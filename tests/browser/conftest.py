@@ -30,9 +30,9 @@ from playwright.sync_api import Error as PlaywrightError
 
 from api.app import create_app
 from api.wiring import Services, build_services
-from knowledge.documents import Document, sha256_bytes
+from knowledge.documents import Document
 from models.llm import ChatMessage, FakeLLM, GenerationParams, StreamChunk
-from tests.api.conftest import DOCS, fake_settings
+from tests.api.conftest import DOCS, fake_settings, sample_documents
 from tests.servers import lotse_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -77,18 +77,7 @@ class Portal:
 
 
 def documents(docs: Docs) -> list[Document]:
-    return [
-        Document(
-            source_id=sid,
-            title=title,
-            text=text,
-            format="markdown",
-            language=lang,
-            content_hash=sha256_bytes(text.encode()),
-            source="sample",
-        )
-        for sid, (title, lang, text) in docs.items()
-    ]
+    return sample_documents(docs)
 
 
 @contextmanager

@@ -95,6 +95,7 @@ class LoadConfig:
     request_timeout_s: float = 300.0
     max_backoff_s: float = 5.0
     sample_interval_s: float = 0.5
+    warmup: int = 1  # answers asked one by one before the first memory sample, not counted
 
     def __post_init__(self) -> None:
         require_loopback(self.url)
@@ -282,6 +283,12 @@ async def run_load(config: LoadConfig) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=config.users, max_keepalive_connections=config.users)
     timeout = httpx.Timeout(config.request_timeout_s, connect=10.0)
     sampler: asyncio.Task[None] | None = None
+    async with httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False) as client:
+        # the model's one-time buffers are allocated by the first answers: not growth
+        for i in range(config.warmup):
+            await chat_once(client, base_url, QUESTIONS[i % len(QUESTIONS)])
+    started = time.monotonic()
+    deadline = started + config.seconds
     if samples is not None:
         samples.before_kb = read_rss_kb(samples.pid)
         sampler = asyncio.create_task(_sample_memory(samples, config.sample_interval_s))
@@ -461,6 +468,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--sample-interval", type=float, default=0.5, help="seconds between VmRSS samples"
     )
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="uncounted answers before the first memory sample"
+    )
     parser.add_argument("--out", type=Path, help="write the JSON report here")
     parser.add_argument(
         "--start-timeout", type=float, default=START_TIMEOUT_S, help="--spawn: seconds to ready"
@@ -501,6 +511,7 @@ def _config(args: argparse.Namespace, url: str, pid: int | None) -> LoadConfig:
         pid=pid,
         grace_s=args.grace,
         sample_interval_s=args.sample_interval,
+        warmup=args.warmup,
     )
 
 

@@ -25,7 +25,7 @@ from assistant.audit import AuditEvent, AuditRecord, Decision, EventType
 from assistant.identity import Caller
 from assistant.prompting import PROMPT_VERSION
 from assistant.retrieval import RankedChunk
-from models.errors import AccessDenied, LotseError, Overloaded
+from models.errors import AccessDenied, GenerationFailed, LotseError, Overloaded
 
 logger = logging.getLogger(__name__)
 
@@ -155,16 +155,23 @@ def audited_ask(
     details: Mapping[str, object] | None = None,
 ) -> Answer:
     """``assistant.ask`` with its outcome recorded (see the module docstring)."""
-    started = time.perf_counter()
+    events = audited_stream(
+        services,
+        assistant,
+        question,
+        caller,
+        endpoint=endpoint,
+        search_query=search_query,
+        history=history,
+        details=details,
+    )
     try:
-        answer = assistant.ask(question, caller, search_query=search_query, history=history)
-    except Exception as exc:
-        record_failure(
-            services, caller, question, exc, endpoint=endpoint, started=started, details=details
-        )
-        raise
-    record_answer(services, caller, answer, endpoint=endpoint, details=details)
-    return answer
+        for event in events:
+            if isinstance(event, DoneEvent):
+                return event.answer
+    finally:
+        events.close()
+    raise GenerationFailed("the answer stream ended without a result")
 
 
 def audited_stream(

@@ -48,23 +48,22 @@ class GenerationGate:
         first event rather than with an error event after its sources (``slot`` still decides
         for real: the queue may fill up in between)."""
         with self._state:
-            if self._waiting >= self.max_queue:
-                self._rejected += 1
-                raise Overloaded(
-                    f"{self._waiting} questions are already waiting for the model",
-                    retry_after=self._retry_after(),
-                )
+            self._reject_if_full()
+
+    def _reject_if_full(self) -> None:
+        """Under ``_state``: raise ``Overloaded`` when the queue has no room."""
+        if self._waiting >= self.max_queue:
+            self._rejected += 1
+            raise Overloaded(
+                f"{self._waiting} questions are already waiting for the model",
+                retry_after=self._retry_after(),
+            )
 
     @contextmanager
     def slot(self) -> Iterator[float]:
         """Wait for the model; yields the seconds spent waiting."""
         with self._state:
-            if self._waiting >= self.max_queue:
-                self._rejected += 1
-                raise Overloaded(
-                    f"{self._waiting} questions are already waiting for the model",
-                    retry_after=self._retry_after(),
-                )
+            self._reject_if_full()
             self._waiting += 1
         started = time.perf_counter()
         acquired = self._model.acquire(timeout=self.queue_timeout_s)

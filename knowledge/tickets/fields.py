@@ -8,6 +8,13 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from knowledge.loaders.html import html_to_markdown
+from knowledge.tickets.model import Role
+
+
+def sender_role(sender: str) -> Role:
+    """A ticket system's sender type ("Agent", "System", "Customer", ...) as a message role."""
+    lowered = sender.lower()
+    return "agent" if lowered == "agent" else "system" if lowered == "system" else "customer"
 
 
 def parse_when(value: object) -> datetime | None:

@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from knowledge.tickets.fields import body_text, parse_when, split_tags
-from knowledge.tickets.model import Message, ParseResult, Role, Ticket
+from knowledge.tickets.fields import body_text, parse_when, sender_role, split_tags
+from knowledge.tickets.model import Message, ParseResult, Ticket
 from knowledge.tickets.records import parse_json_records
 
 
@@ -63,17 +63,12 @@ class ZammadTicket(BaseModel):
         return parse_when(value)
 
 
-def _role(sender: str) -> Role:
-    lowered = sender.lower()
-    return "agent" if lowered == "agent" else "system" if lowered == "system" else "customer"
-
-
 def to_ticket(raw: ZammadTicket) -> Ticket:
     thread = tuple(
         Message(
             author=a.from_,
             text=body_text(a.body, a.content_type),
-            role=_role(a.sender),
+            role=sender_role(a.sender),
             when=a.created_at,
             internal=a.internal,
         )

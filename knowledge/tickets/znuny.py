@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from knowledge.tickets.fields import body_text, parse_when
-from knowledge.tickets.model import Message, ParseProblem, ParseResult, Role, Ticket
+from knowledge.tickets.fields import body_text, parse_when, sender_role
+from knowledge.tickets.model import Message, ParseProblem, ParseResult, Ticket
 from knowledge.tickets.records import convert_records, load_json
 
 
@@ -57,17 +57,12 @@ class ZnunyTicket(BaseModel):
         return parse_when(value)
 
 
-def _role(sender: str) -> Role:
-    lowered = sender.lower()
-    return "agent" if lowered == "agent" else "system" if lowered == "system" else "customer"
-
-
 def to_ticket(raw: ZnunyTicket) -> Ticket:
     thread = tuple(
         Message(
             author=a.From,
             text=body_text(a.Body, a.ContentType),
-            role=_role(a.SenderType),
+            role=sender_role(a.SenderType),
             when=a.CreateTime,
             internal=str(a.IsVisibleForCustomer) == "0",
         )

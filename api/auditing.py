@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 
 from api.wiring import Services
 from assistant.answering import Answer, AnswerEvent, Assistant, DoneEvent
@@ -184,7 +184,7 @@ def audited_stream(
     search_query: str | None = None,
     history: Sequence[tuple[str, str]] = (),
     details: Mapping[str, object] | None = None,
-) -> Iterator[AnswerEvent]:
+) -> Generator[AnswerEvent, None, None]:
     """``assistant.stream`` with its outcome recorded when the ``DoneEvent`` passes, when it
     fails, or when the consumer closes it early. Closing it closes the assistant's stream."""
     started = time.perf_counter()

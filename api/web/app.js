@@ -105,7 +105,11 @@ function openDialog(dialog, opener) {
 
 function wireDialog(dialog) {
   dialog.addEventListener("close", () => {
-    if (dialogOpener && document.contains(dialogOpener)) dialogOpener.focus();
+    // "close" is queued after the dialog hides; by then the browser may have restored focus
+    // and the user may have moved on, so only take focus back if nobody holds it
+    const active = document.activeElement;
+    const unclaimed = !active || active === document.body || dialog.contains(active);
+    if (unclaimed && dialogOpener && document.contains(dialogOpener)) dialogOpener.focus();
     dialogOpener = null;
   });
   for (const button of dialog.querySelectorAll("[data-close-dialog]")) {

@@ -15,7 +15,11 @@ from api.limits import BodyLimitMiddleware
 from api.routes import admin, ask, chat, feedback, health, portal, search, stats
 from api.routes import audit as audit_routes
 from api.routes import erase as erase_routes
+from api.routes import escalations as escalation_routes
+from api.routes import keys as keys_routes
+from api.routes import me as me_routes
 from api.routes import openai as openai_compat
+from api.routes import tickets as ticket_routes
 from api.security_headers import SecurityHeadersMiddleware
 from api.settings import Settings
 from api.wiring import Services, build_services
@@ -79,5 +83,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(feedback.router)
     app.include_router(stats.router)
     app.include_router(erase_routes.router)
+    app.include_router(keys_routes.router)
+    app.include_router(escalation_routes.router)
+    app.include_router(me_routes.router)
+    app.include_router(ticket_routes.router)
+    app.include_router(ticket_routes.webhooks)
     app.include_router(portal.router)
     return app

@@ -25,6 +25,7 @@ from assistant.audit import AuditEvent, AuditRecord, Decision, EventType
 from assistant.identity import Caller
 from assistant.prompting import PROMPT_VERSION
 from assistant.retrieval import RankedChunk
+from assistant.ticket_assist import Suggestion
 from models.errors import AccessDenied, GenerationFailed, LotseError, Overloaded
 
 logger = logging.getLogger(__name__)
@@ -286,5 +287,68 @@ def record_admin(
             role=caller.role,
             request_id=request_id or uuid.uuid4().hex,
             details=dict(details or {}),
+        ),
+    )
+
+
+def record_suggestion(
+    services: Services,
+    caller: Caller,
+    suggestion_id: str,
+    question: str,
+    suggestion: Suggestion,
+    *,
+    endpoint: str,
+) -> AuditRecord:
+    """An agent's draft reply (or abstention): the ticket text and draft are digested like a
+    chat answer's question and answer; the similar tickets and triage go in the details."""
+    hashes = {s.chunk_id: s.content_hash for s in suggestion.sources}
+    return _record(
+        services,
+        AuditEvent(
+            event="suggestion",
+            user_id=caller.user_id,
+            role=caller.role,
+            request_id=suggestion_id,
+            question=question,
+            answer=suggestion.draft or None,
+            chunk_ids=suggestion.chunk_ids,
+            content_hashes=tuple(hashes.get(c, "") for c in suggestion.chunk_ids),
+            acl_filter=caller.acl_groups,
+            model_id=suggestion.model,
+            model_sha256=services.model_sha256,
+            prompt_version=suggestion.prompt_version,
+            decision="abstained" if suggestion.abstained else "answered",
+            latency_ms=dict(suggestion.timings),
+            details={
+                "endpoint": endpoint,
+                "ticket_id": suggestion.ticket_id,
+                "language": suggestion.language,
+                "reason": suggestion.reason,
+                "similar": [s.ticket_id for s in suggestion.similar],
+                "triage": suggestion.triage.as_dict(),
+            },
+        ),
+    )
+
+
+def record_decision(
+    services: Services,
+    caller: Caller,
+    suggestion_id: str,
+    decision: str,
+    sent_text: str | None,
+) -> AuditRecord:
+    """An agent accepted, edited (the sent text is digested) or rejected a suggestion;
+    ``request_id`` is the suggestion's audit record's ``request_id``."""
+    return _record(
+        services,
+        AuditEvent(
+            event="suggestion_decision",
+            user_id=caller.user_id,
+            role=caller.role,
+            request_id=suggestion_id,
+            answer=sent_text,
+            details={"decision": decision},
         ),
     )

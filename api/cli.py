@@ -341,7 +341,8 @@ def ask(
 @app.command()
 def erase(
     user: Annotated[
-        str | None, typer.Option("--user", help="Erase this person's conversations, audit texts.")
+        str | None,
+        typer.Option("--user", help="Erase this person's conversations, audit texts, API keys."),
     ] = None,
     source: Annotated[
         str | None, typer.Option("--source", help="Erase this source's documents.")
@@ -410,7 +411,7 @@ def erase(
     if report.audit_texts is not None:
         parts.append(f"{report.audit_texts} audit texts")
     if report.api_keys is not None:
-        parts.append(f"{report.api_keys} API keys")
+        parts.append(f"{report.api_keys} API keys (deleted)")
     out.print(f"{verb}: " + ", ".join(parts), highlight=False)
     for note in report.notes:
         out.print(f"  {note}", highlight=False)

@@ -4,7 +4,9 @@ A key is ``lotse_`` plus 32 random bytes (URL-safe base64). ``<data_dir>/keys.sq
 its id, user, role, groups and HMAC-SHA256(pepper, key); the pepper is a random per-install
 secret in ``<data_dir>/keys.pepper`` (mode 0600), so a copy of the database alone cannot be used
 to test guessed keys. Revoked keys stay listed (who had access, until when) but never verify.
-SQLite serializes writers, so ``lotse keys`` works while the server runs.
+Erasing a person (``delete_user``) deletes their rows outright and rewrites the file, so their
+user id leaves the disk too. SQLite serializes writers, so ``lotse keys`` works while the server
+runs.
 """
 
 from __future__ import annotations
@@ -76,10 +78,12 @@ class KeyStore:
         self._pepper_file = data_dir / PEPPER_FILE
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _connect(self, *, autocommit: bool = False) -> Iterator[sqlite3.Connection]:
         try:
             self._dir.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self._db, timeout=10)
+            db = sqlite3.connect(
+                self._db, timeout=10, isolation_level=None if autocommit else "DEFERRED"
+            )
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the key store {self._db}: {exc}") from exc
         try:
@@ -184,6 +188,21 @@ class KeyStore:
         if row is None:
             raise NotFound(f"no API key {key_id}", hint="`lotse keys list` shows the key ids")
         return self._key(row)
+
+    def delete_user(self, user_id: str) -> int:
+        """Delete every key of ``user_id``, revoked ones included (erasure); returns how many.
+
+        ``secure_delete`` zeroes the freed pages and ``VACUUM`` rewrites the file, so neither
+        the user id nor the digests stay behind in free pages of ``keys.sqlite3``.
+        """
+        if not self._db.is_file():
+            return 0
+        with self._connect(autocommit=True) as db:
+            db.execute("PRAGMA secure_delete = ON")
+            deleted = db.execute("DELETE FROM api_keys WHERE user_id = ?", (user_id,)).rowcount
+            if deleted:
+                db.execute("VACUUM")
+        return int(deleted)
 
     @staticmethod
     def _key(row: tuple[object, ...]) -> ApiKey:

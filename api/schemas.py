@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class AskRequest(BaseModel):
@@ -208,6 +208,32 @@ class FeedbackOut(BaseModel):
     created: datetime
 
 
+class StatsDay(BaseModel):
+    """One UTC calendar day of ``StatsResponse.per_day`` (for the admin console's charts)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "day": "2025-03-01",
+                    "questions": 12,
+                    "answered": 9,
+                    "abstained": 3,
+                    "feedback_up": 4,
+                    "feedback_down": 1,
+                }
+            ]
+        }
+    )
+
+    day: date = Field(description="The UTC day.")
+    questions: int = Field(ge=0)
+    answered: int = Field(ge=0)
+    abstained: int = Field(ge=0)
+    feedback_up: int = Field(ge=0)
+    feedback_down: int = Field(ge=0)
+
+
 class StatsResponse(BaseModel):
     since: datetime
     until: datetime
@@ -230,3 +256,8 @@ class StatsResponse(BaseModel):
     total_ms_p95: float | None = None
     first_token_ms_p50: float | None = Field(None, description="Median time to first token.")
     first_token_ms_p95: float | None = None
+    per_day: list[StatsDay] = Field(
+        default_factory=list,
+        description="The window per UTC calendar day, oldest first (the first and last day "
+        "clipped to the window; at most the newest 366 days).",
+    )

@@ -99,7 +99,13 @@ class EraseResult(BaseModel):
     conversations: int | None = Field(description="Conversations removed (user erasure).")
     conversation_texts: int = Field(ge=0, description="Turns and comments removed (match).")
     audit_texts: int | None = Field(description="Stored question/answer texts removed.")
-    api_keys: int | None = Field(description="API keys revoked; null without a key store.")
+    api_keys: int | None = Field(description="API keys deleted; null without a key store.")
+    escalations: int | None = Field(
+        None, description="Ticket drafts from the chat removed; null without that store."
+    )
+    tickets: int | None = Field(
+        None, description="Agents' tickets and AI suggestions removed; null without that store."
+    )
     match_sha256: str | None = Field(description="SHA-256 of the case-folded match text.")
     audit_seq: int | None = Field(description="The erasure's own audit record (not in dry runs).")
     notes: list[str]

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -288,6 +288,161 @@ class AuthSettings(_Section):
         return self
 
 
+class TicketSettings(_Section):
+    """Agent assist and the ticket-system webhook (docs/tickets.md)."""
+
+    webhook_secret: SecretStr | None = Field(
+        None,
+        description="Shared secret of POST /v1/webhooks/ticket (HMAC-SHA256 over "
+        "'<X-Lotse-Timestamp>.<body>', or Zammad's X-Hub-Signature HMAC-SHA1); unset: the "
+        "webhook refuses every call.",
+    )
+    webhook_tolerance_s: int = Field(
+        300,
+        ge=10,
+        le=86400,
+        description="A signed webhook call older (or newer) than this is refused as a replay.",
+    )
+    suggest_on_webhook: bool = Field(
+        True, description="Prepare a suggestion for every ticket the webhook delivers."
+    )
+    max_ticket_chars: int = Field(
+        20000, ge=100, le=1_000_000, description="Longest ticket text agent assist accepts."
+    )
+
+
+EscalationTarget = Literal["none", "webhook", "zammad", "znuny", "smtp"]
+
+
+class EscalationSettings(_Section):
+    """Where ticket drafts from the self-service chat go (docs/escalation.md)."""
+
+    target: EscalationTarget = Field(
+        "none",
+        description="Where escalations are delivered: 'none' (drafts are stored as pending, "
+        "nothing is sent), a generic 'webhook', Zammad's or Znuny's ticket API, or e-mail "
+        "over 'smtp'.",
+    )
+    webhook_url: str | None = Field(
+        None,
+        max_length=2000,
+        pattern=r"^https?://",
+        description="webhook: the URL that receives each escalation as a JSON POST.",
+    )
+    webhook_secret: SecretStr | None = Field(
+        None,
+        description="webhook: signs each POST with HMAC-SHA256 (X-Lotse-Signature: "
+        "sha256=<hex> over '<X-Lotse-Timestamp>.<body>').",
+    )
+    zammad_url: str | None = Field(
+        None,
+        max_length=2000,
+        pattern=r"^https?://",
+        description="zammad: the base URL, e.g. https://zammad.example.com "
+        "(tickets go to /api/v1/tickets).",
+    )
+    zammad_token: SecretStr | None = Field(
+        None, description="zammad: an access token with the permission ticket.agent."
+    )
+    znuny_url: str | None = Field(
+        None,
+        max_length=2000,
+        pattern=r"^https?://",
+        description="znuny: the GenericInterface base URL, e.g. "
+        "https://znuny.example.com/otrs/nph-genericinterface.pl.",
+    )
+    znuny_webservice: str = Field(
+        "GenericTicketConnectorREST",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="znuny: the REST web service whose TicketCreate is routed at /Ticket.",
+    )
+    znuny_user: str | None = Field(
+        None, min_length=1, max_length=200, description="znuny: the agent's UserLogin."
+    )
+    znuny_password: SecretStr | None = Field(None, description="znuny: that agent's Password.")
+    znuny_session_id: SecretStr | None = Field(
+        None, description="znuny: a SessionID instead of user and password."
+    )
+    znuny_state: str = Field(
+        "new", min_length=1, max_length=100, description="znuny: the state of new tickets."
+    )
+    customer: str | None = Field(
+        None,
+        min_length=1,
+        max_length=320,
+        description="zammad/znuny: the customer of created tickets (a login or e-mail); "
+        "default: the employee's user id.",
+    )
+    customer_domain: str | None = Field(
+        None,
+        min_length=1,
+        max_length=255,
+        description="zammad/znuny: appended as @domain to a user id without an @.",
+    )
+    smtp_host: str | None = Field(
+        None, min_length=1, max_length=255, description="smtp: the company's mail server."
+    )
+    smtp_port: int = Field(25, ge=1, le=65535, description="smtp: its port (25, 587).")
+    smtp_starttls: bool = Field(False, description="smtp: upgrade the connection with STARTTLS.")
+    smtp_user: str | None = Field(
+        None, min_length=1, max_length=320, description="smtp: login user, if needed."
+    )
+    smtp_password: SecretStr | None = Field(None, description="smtp: login password.")
+    smtp_from: str | None = Field(
+        None, min_length=3, max_length=320, description="smtp: the sender address."
+    )
+    smtp_to: tuple[str, ...] = Field(
+        (), max_length=20, description="smtp: the service desk's mailbox(es)."
+    )
+    max_attempts: int = Field(
+        5, ge=1, le=50, description="Delivery attempts before an escalation is 'failed'."
+    )
+    backoff_s: float = Field(
+        2.0, gt=0, le=3600, description="Wait before the 2nd attempt; doubled for each next."
+    )
+    backoff_max_s: float = Field(
+        300.0, gt=0, le=86400, description="Longest wait between two attempts."
+    )
+    timeout_s: float = Field(
+        10.0, gt=0, le=300, description="Timeout of one delivery (HTTP request or SMTP)."
+    )
+    default_queue: str = Field(
+        "Users",
+        min_length=1,
+        max_length=200,
+        description="Queue (Zammad group, Znuny queue) when triage suggests none; it must "
+        "exist in the ticket system.",
+    )
+    default_priority: str = Field(
+        "normal",
+        min_length=1,
+        max_length=100,
+        description="Priority when triage suggests none: low, normal, high, urgent (mapped "
+        "to the target's names) or the target's own name.",
+    )
+
+    @model_validator(mode="after")
+    def _target_needs_its_settings(self) -> EscalationSettings:
+        needed: dict[str, tuple[str, ...]] = {
+            "webhook": ("webhook_url",),
+            "zammad": ("zammad_url", "zammad_token"),
+            "znuny": ("znuny_url",),
+            "smtp": ("smtp_host", "smtp_from", "smtp_to"),
+        }
+        missing = [n for n in needed.get(self.target, ()) if not getattr(self, n)]
+        if missing:
+            raise ValueError(f"escalation target {self.target!r} needs {', '.join(missing)}")
+        if (
+            self.target == "znuny"
+            and not self.znuny_session_id
+            and not (self.znuny_user and self.znuny_password)
+        ):
+            raise ValueError("escalation target 'znuny' needs znuny_user and znuny_password")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="LOTSE_",
@@ -310,6 +465,8 @@ class Settings(BaseSettings):
     conversations: ConversationSettings = Field(default_factory=ConversationSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
+    tickets: TicketSettings = Field(default_factory=TicketSettings)
 
 
 def cpu_count() -> int:

@@ -6,6 +6,8 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from api.jobs import JobRunner
 from api.lock import DataDirLock
 from api.settings import Settings
@@ -17,9 +19,31 @@ from assistant.conversations import (
     InMemoryConversationStore,
     SqliteConversationStore,
 )
-from assistant.erasure import Eraser, SqliteDiskPurge
+from assistant.delivery import (
+    CustomerRule,
+    Deliverer,
+    DeliveryTarget,
+    RetryPolicy,
+    SmtpTarget,
+    WebhookTarget,
+    ZammadTarget,
+    ZnunyTarget,
+)
+from assistant.erasure import Eraser, EscalationForgetter, SqliteDiskPurge
+from assistant.escalation import (
+    Escalation,
+    EscalationAction,
+    EscalationFileEraser,
+    EscalationStore,
+    InMemoryEscalationStore,
+    SqliteEscalationStore,
+    TriageHint,
+    audit_event,
+)
 from assistant.generation import GenerationGate
 from assistant.retrieval import HybridRetriever, RetrievalConfig
+from assistant.ticket_assist import AssistConfig, TicketAssistant
+from assistant.ticket_store import TICKETS_FILE, TicketStore
 from knowledge.chunking import ChunkingConfig
 from knowledge.indexer import DocumentLoader, Indexer
 from knowledge.lexical import LexicalIndex
@@ -225,40 +249,187 @@ def build_audit(settings: Settings) -> AuditLog:
     return SqliteAuditLog(settings.data_dir, audit_policy(settings))
 
 
-class KeyStoreRevoker:
-    """Erasure's hook to the API-key store: revokes every active key of one user."""
+class KeyStoreEraser:
+    """Erasure's hook to the API-key store: deletes every key of one user, revoked ones too,
+    and rewrites the file so that their user id leaves the disk (``KeyStore.delete_user``)."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
 
-    def revoke_user(self, user_id: str) -> int:
+    def delete_user(self, user_id: str) -> int:
         from api.keys import KeyStore
 
-        store = KeyStore(self.data_dir)
-        active = [k for k in store.list_keys() if k.user_id == user_id and k.revoked is None]
-        for key in active:
-            store.revoke(key.key_id)
-        return len(active)
+        return KeyStore(self.data_dir).delete_user(user_id)
 
 
 def build_eraser(
-    settings: Settings, knowledge: Knowledge, conversations: ConversationStore, audit: AuditLog
+    settings: Settings,
+    knowledge: Knowledge,
+    conversations: ConversationStore,
+    audit: AuditLog,
+    *,
+    escalations: EscalationForgetter | None = None,
+    tickets: EscalationForgetter | None = None,
 ) -> Eraser:
-    """Erasure over the given stores; on disk, deleted rows are also purged from the files."""
+    """Erasure over the given stores; on disk, deleted rows are also purged from the files.
+    Escalations: the given store, else (on disk) the escalation file itself."""
+    if escalations is None and settings.knowledge.store != "memory":
+        escalations = EscalationFileEraser(settings.data_dir)
+    if tickets is None and settings.knowledge.store != "memory":
+        tickets = TicketFileEraser(settings.data_dir)
+    keys = KeyStoreEraser(settings.data_dir)  # the key store is a file in every store mode
     if settings.knowledge.store == "memory":
         return Eraser(
             indexer=knowledge.indexer,
             manifest=knowledge.manifest,
             conversations=conversations,
             audit=audit,
+            keys=keys,
+            escalations=escalations,
+            tickets=tickets,
         )
     return Eraser(
         indexer=knowledge.indexer,
         manifest=knowledge.manifest,
         conversations=conversations,
         audit=audit,
-        keys=KeyStoreRevoker(settings.data_dir),
+        keys=keys,
         disk=SqliteDiskPurge(settings.data_dir, knowledge.vectors),
+        escalations=escalations,
+        tickets=tickets,
+    )
+
+
+def build_tickets(settings: Settings) -> TicketStore:
+    if settings.knowledge.store == "memory":
+        return TicketStore.memory()
+    return TicketStore(settings.data_dir / TICKETS_FILE)
+
+
+class TicketFileEraser:
+    """Erasure's hook to the agents' ticket store on disk (opened per call, like
+    ``EscalationFileEraser``)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+
+    def forget_user(self, user_id: str) -> int:
+        store = TicketStore(self.data_dir / TICKETS_FILE)
+        try:
+            return store.forget_user(user_id)
+        finally:
+            store.close()
+
+    def forget_matching(self, needle: str, *, dry_run: bool = False) -> int:
+        store = TicketStore(self.data_dir / TICKETS_FILE)
+        try:
+            return store.forget_matching(needle, dry_run=dry_run)
+        finally:
+            store.close()
+
+
+def build_ticket_assistant(
+    settings: Settings,
+    knowledge: Knowledge,
+    llm: LLM,
+    tickets: TicketStore,
+    gate: GenerationGate | None = None,
+) -> TicketAssistant:
+    m, r = settings.models, settings.retrieval
+    return TicketAssistant(
+        retriever=knowledge.retriever,
+        store=tickets,
+        llm=llm,
+        gate=gate,
+        abstention=AbstentionRule(min_score=r.min_evidence, lexical_weight=r.lexical_weight),
+        grounding=GroundingCheck(min_support=r.min_answer_support),
+        config=AssistConfig(max_tokens=m.max_tokens, temperature=m.temperature),
+    )
+
+
+def triage_hint_of(assist: TicketAssistant) -> TriageHint:
+    """Escalations' queue and priority: the triage vote over similar solved tickets."""
+
+    def hint(subject: str, body: str) -> tuple[str | None, str | None]:
+        triage = assist.triage(f"{subject}\n{body}")
+        return (
+            triage.queue.value if triage.queue else None,
+            triage.priority.value if triage.priority else None,
+        )
+
+    return hint
+
+
+def build_escalations(settings: Settings) -> EscalationStore:
+    if settings.knowledge.store == "memory":
+        return InMemoryEscalationStore()
+    return SqliteEscalationStore.in_data_dir(settings.data_dir)
+
+
+def build_delivery_target(settings: Settings) -> DeliveryTarget | None:
+    """The configured ticket system (``None``: target ``none``, drafts are only stored)."""
+    e = settings.escalation
+    customer = CustomerRule(fixed=e.customer, domain=e.customer_domain)
+
+    def secret(value: SecretStr | None) -> str | None:
+        return None if value is None else value.get_secret_value()
+
+    if e.target == "webhook":
+        assert e.webhook_url is not None  # validated by EscalationSettings
+        return WebhookTarget(e.webhook_url, secret=secret(e.webhook_secret), timeout_s=e.timeout_s)
+    if e.target == "zammad":
+        assert e.zammad_url is not None and e.zammad_token is not None
+        return ZammadTarget(
+            e.zammad_url,
+            e.zammad_token.get_secret_value(),
+            customer=customer,
+            timeout_s=e.timeout_s,
+        )
+    if e.target == "znuny":
+        assert e.znuny_url is not None
+        return ZnunyTarget(
+            e.znuny_url,
+            webservice=e.znuny_webservice,
+            user=e.znuny_user,
+            password=secret(e.znuny_password),
+            session_id=secret(e.znuny_session_id),
+            state=e.znuny_state,
+            customer=customer,
+            timeout_s=e.timeout_s,
+        )
+    if e.target == "smtp":
+        assert e.smtp_host is not None and e.smtp_from is not None
+        return SmtpTarget(
+            e.smtp_host,
+            port=e.smtp_port,
+            sender=e.smtp_from,
+            recipients=e.smtp_to,
+            starttls=e.smtp_starttls,
+            user=e.smtp_user,
+            password=secret(e.smtp_password),
+            timeout_s=e.timeout_s,
+        )
+    return None
+
+
+def build_deliverer(
+    settings: Settings, escalations: EscalationStore, audit: AuditLog | None = None
+) -> Deliverer:
+    """Deliveries to the configured target; each final status is audited (when ``audit``)."""
+    e = settings.escalation
+
+    def audited(escalation: Escalation) -> None:
+        if audit is not None:
+            action: EscalationAction = "delivered" if escalation.status == "delivered" else "failed"
+            audit.append(audit_event(escalation, action=action, user_id="system", role="system"))
+
+    return Deliverer(
+        escalations,
+        build_delivery_target(settings),
+        RetryPolicy(
+            max_attempts=e.max_attempts, backoff_s=e.backoff_s, backoff_max_s=e.backoff_max_s
+        ),
+        on_final=audited,
     )
 
 
@@ -289,23 +460,40 @@ class Services:
     assistant: Assistant
     conversations: ConversationStore = field(default_factory=InMemoryConversationStore)
     audit: AuditLog = field(default_factory=InMemoryAuditLog)
+    escalations: EscalationStore = field(default_factory=InMemoryEscalationStore)
+    deliverer: Deliverer | None = None  # None: build_services was not used (no deliveries)
+    triage_hint: TriageHint | None = None  # queue/priority suggestion for escalations
+    tickets: TicketStore = field(default_factory=TicketStore.memory)  # the agents' tickets
     model_sha256: str | None = None  # of the model file, recorded with every answer
     jobs: JobRunner = field(init=False)  # background reindex jobs over ``knowledge``
+    ticket_assist: TicketAssistant = field(init=False)  # similar tickets, triage, drafts
 
     def __post_init__(self) -> None:
         self.jobs = JobRunner(
             self.knowledge.indexer, self.knowledge.manifest, keep=self.settings.api.jobs_kept
         )
+        self.ticket_assist = build_ticket_assistant(
+            self.settings, self.knowledge, self.llm, self.tickets, self.assistant.gate
+        )
+        if self.triage_hint is None:
+            self.triage_hint = triage_hint_of(self.ticket_assist)
 
     def close(self) -> None:
+        if self.deliverer is not None:
+            self.deliverer.close()  # the running delivery finishes; pending ones resume later
+        self.escalations.close()
+        self.tickets.close()
         self.jobs.close()
         self.conversations.close()
         self.audit.close()
         self.knowledge.close()
 
 
-def build_services(settings: Settings, *, llm: LLM | None = None) -> Services:
+def build_services(
+    settings: Settings, *, llm: LLM | None = None, triage_hint: TriageHint | None = None
+) -> Services:
     knowledge = open_knowledge(settings, purpose="lotse serve")
+    escalations: EscalationStore | None = None
     try:
         llm = llm or build_llm(settings)
         assistant = build_assistant(settings, knowledge, llm)
@@ -313,7 +501,13 @@ def build_services(settings: Settings, *, llm: LLM | None = None) -> Services:
         audit = build_audit(settings)
         audit.prune()  # retention at every start (and `lotse audit prune` on a schedule)
         fingerprint = model_sha256(settings)
+        escalations = build_escalations(settings)
+        tickets = build_tickets(settings)
+        deliverer = build_deliverer(settings, escalations, audit)
+        deliverer.resume()  # what a previous run left pending is delivered now
     except BaseException:
+        if escalations is not None:
+            escalations.close()
         knowledge.close()
         raise
     return Services(
@@ -324,4 +518,8 @@ def build_services(settings: Settings, *, llm: LLM | None = None) -> Services:
         conversations=conversations,
         audit=audit,
         model_sha256=fingerprint,
+        escalations=escalations,
+        deliverer=deliverer,
+        triage_hint=triage_hint,
+        tickets=tickets,
     )

@@ -66,6 +66,15 @@ EventType = Literal[
     "audit_export",
     "audit_viewed",
     "erasure",
+    "escalation",
+    "access_denied",
+    "login",
+    "key_created",
+    "key_revoked",
+    "keys_viewed",
+    "suggestion",
+    "suggestion_decision",
+    "ticket_received",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 Decision = Literal["answered", "abstained", "refused", "overloaded", "error"]

@@ -4,6 +4,8 @@
 
 - ``erase_user(user_id)``: the person's conversations and feedback comments, their question and
   answer texts in the audit log and (when an API-key store is given) their API keys.
+  Escalations (ticket drafts from the chat) go too when an escalation store is given, both
+  here and in ``erase_matching``.
 - ``erase_documents(source, source_id=None)``: one document, or every document of a source,
   from both indexes and the manifest, then *tombstoned* (by source id and by content hash) so
   no later ingest or ticket sync brings it back.
@@ -45,10 +47,20 @@ MIN_MATCH_CHARS = 3
 _SCAN_BATCH = 500
 
 
-class UserKeyRevoker(Protocol):
-    """The hook to an API-key store: revoke and delete every key issued to ``user_id``."""
+class UserKeyDeleter(Protocol):
+    """The hook to an API-key store: delete every key issued to ``user_id`` (revoked ones too)
+    so that no row of theirs stays, and return how many were deleted."""
 
-    def revoke_user(self, user_id: str) -> int: ...
+    def delete_user(self, user_id: str) -> int: ...
+
+
+class EscalationForgetter(Protocol):
+    """The hook to the escalation store (``assistant.escalation``): delete a user's
+    escalations, or every one containing a text; return how many (would) go."""
+
+    def forget_user(self, user_id: str) -> int: ...
+
+    def forget_matching(self, needle: str, *, dry_run: bool = False) -> int: ...
 
 
 class DiskPurge(Protocol):
@@ -135,6 +147,8 @@ class ErasureReport:
     conversation_texts: int = 0  # turns and feedback comments (match erasure)
     audit_texts: int | None = None
     api_keys: int | None = None  # None: no API-key store
+    escalations: int | None = None  # ticket drafts removed; None: no escalation store
+    tickets: int | None = None  # agents' tickets and AI suggestions removed; None: no store
     match_sha256: str | None = None
     audit_seq: int | None = None  # the erasure's own audit record
     notes: tuple[str, ...] = field(default=())
@@ -156,6 +170,8 @@ class ErasureReport:
             "conversation_texts": self.conversation_texts,
             "audit_texts": self.audit_texts,
             "api_keys": self.api_keys,
+            "escalations": self.escalations,
+            "tickets": self.tickets,
             "match_sha256": self.match_sha256,
             "audit_seq": self.audit_seq,
             "notes": list(self.notes),
@@ -172,8 +188,10 @@ class Eraser:
         manifest: Manifest,
         conversations: ConversationStore,
         audit: AuditLog,
-        keys: UserKeyRevoker | None = None,
+        keys: UserKeyDeleter | None = None,
         disk: DiskPurge | None = None,
+        escalations: EscalationForgetter | None = None,
+        tickets: EscalationForgetter | None = None,
     ) -> None:
         self.indexer = indexer
         self.manifest = manifest
@@ -181,6 +199,8 @@ class Eraser:
         self.audit = audit
         self.keys = keys
         self.disk = disk or NoDiskPurge()
+        self.escalations = escalations
+        self.tickets = tickets  # the agents' ticket store (``assistant.ticket_store``)
 
     # -- entry points ---------------------------------------------------------------------------
     def erase_user(self, user_id: str, caller: Caller, *, dry_run: bool = False) -> ErasureReport:
@@ -194,7 +214,9 @@ class Eraser:
             )
         conversations = self.conversations.erase_user(user_id)
         audit_texts = self.audit.forget_texts(user_id)
-        keys = None if self.keys is None else self.keys.revoke_user(user_id)
+        escalations = None if self.escalations is None else self.escalations.forget_user(user_id)
+        keys = None if self.keys is None else self.keys.delete_user(user_id)
+        tickets = None if self.tickets is None else self.tickets.forget_user(user_id)
         self.disk.purge(())
         report = ErasureReport(
             kind="user",
@@ -202,6 +224,8 @@ class Eraser:
             conversations=conversations,
             audit_texts=audit_texts,
             api_keys=keys,
+            escalations=escalations,
+            tickets=tickets,
         )
         details: dict[str, object] = {"user": self.audit.pseudonym(user_id)}
         return self._audited(report, caller, details)
@@ -243,6 +267,14 @@ class Eraser:
         documents, chunk_ids = self._erase_documents(keys, dry_run=dry_run)
         conversation_texts = self.conversations.erase_matching(needle, dry_run=dry_run)
         audit_texts = self.audit.forget_matching(needle, dry_run=dry_run)
+        escalations = (
+            None
+            if self.escalations is None
+            else self.escalations.forget_matching(needle, dry_run=dry_run)
+        )
+        tickets = (
+            None if self.tickets is None else self.tickets.forget_matching(needle, dry_run=dry_run)
+        )
         digest = sha256_text(needle.casefold())
         report = ErasureReport(
             kind="match",
@@ -250,6 +282,8 @@ class Eraser:
             documents=documents,
             conversation_texts=conversation_texts,
             audit_texts=audit_texts,
+            escalations=escalations,
+            tickets=tickets,
             match_sha256=digest,
         )
         if dry_run:
@@ -332,6 +366,8 @@ class Eraser:
                     "conversation_texts": report.conversation_texts,
                     "audit_texts": report.audit_texts,
                     "api_keys": report.api_keys,
+                    "escalations": report.escalations,
+                    "tickets": report.tickets,
                     "match_sha256": report.match_sha256,
                 },
             )
@@ -355,6 +391,8 @@ class Eraser:
             conversation_texts=report.conversation_texts,
             audit_texts=report.audit_texts,
             api_keys=report.api_keys,
+            escalations=report.escalations,
+            tickets=report.tickets,
             match_sha256=report.match_sha256,
             audit_seq=record.seq,
             notes=report.notes,

@@ -30,7 +30,12 @@ router = APIRouter(
 )
 def erase(body: EraseRequest, services: ServicesDep, caller: CallerDep) -> EraseResult:
     eraser = build_eraser(
-        services.settings, services.knowledge, services.conversations, services.audit
+        services.settings,
+        services.knowledge,
+        services.conversations,
+        services.audit,
+        escalations=services.escalations,
+        tickets=services.tickets,
     )
     if body.user is not None:
         report = eraser.erase_user(body.user, caller, dry_run=body.dry_run)

@@ -1,6 +1,8 @@
 // Talking to Lotse's HTTP API. Every request goes through apiFetch, the one place where
-// authentication (a bearer token or an API key header) is added once it exists.
-// Paths are relative to the page, so the portal also works behind a proxy under a sub-path.
+// authentication is added: the credential the person logged in with (an API key or an OIDC
+// bearer token), kept in sessionStorage only, so it ends with the browser tab and is never
+// written to localStorage. Paths are relative to the page, so the portal also works behind a
+// proxy under a sub-path.
 
 /** An error response in Lotse's one shape: {"error": {"code", "message", "hint"?}}. */
 export class ApiError extends Error {
@@ -13,10 +15,62 @@ export class ApiError extends Error {
   }
 }
 
-/** Headers that say who is calling. Authentication does not exist yet: nothing to add.
- *  Later: return {Authorization: `Bearer ${token}`} (or an API key header) from here. */
-function authHeaders() {
-  return {};
+const CREDENTIAL_KEY = "lotse.credential";
+const KEY_PREFIX = "lotse_"; // api/keys.py: every API key starts with it; anything else is a token
+
+/** Fired on document when the API answers 401: the page shows the login screen. */
+export const UNAUTHENTICATED_EVENT = "lotse:unauthenticated";
+
+/** The stored credential: {kind: "key"|"token", secret}, or null. */
+export function storedCredential() {
+  let raw = null;
+  try {
+    raw = window.sessionStorage.getItem(CREDENTIAL_KEY);
+  } catch {
+    raw = null; // storage disabled: nobody is logged in
+  }
+  if (!raw) return null;
+  try {
+    const value = JSON.parse(raw);
+    if (value && (value.kind === "key" || value.kind === "token") && typeof value.secret === "string" && value.secret) {
+      return { kind: value.kind, secret: value.secret };
+    }
+  } catch {
+    // not ours: ignored below
+  }
+  return null;
+}
+
+/** What kind of credential a pasted secret is: API keys start with "lotse_". */
+export function credentialKind(secret) {
+  return secret.startsWith(KEY_PREFIX) ? "key" : "token";
+}
+
+/** Remember the credential for this tab (sessionStorage); an empty one logs out. */
+export function storeCredential(secret) {
+  const value = String(secret || "").trim();
+  try {
+    if (value) {
+      window.sessionStorage.setItem(CREDENTIAL_KEY, JSON.stringify({ kind: credentialKind(value), secret: value }));
+    } else {
+      window.sessionStorage.removeItem(CREDENTIAL_KEY);
+    }
+  } catch {
+    // storage disabled: the credential is not kept
+  }
+}
+
+export function clearCredential() {
+  storeCredential("");
+}
+
+/** Headers that say who is calling (api/auth.py): an API key as X-API-Key, an OIDC token as
+ *  Authorization: Bearer. Nothing without a stored credential (auth mode none). */
+export function authHeaders() {
+  const credential = storedCredential();
+  if (!credential) return {};
+  if (credential.kind === "key") return { "X-API-Key": credential.secret };
+  return { Authorization: `Bearer ${credential.secret}` };
 }
 
 async function errorFrom(response) {
@@ -48,7 +102,11 @@ export async function apiFetch(path, { method = "GET", body, signal, accept = "a
     if (exc && exc.name === "AbortError") throw exc;
     throw new ApiError(0, "network", String(exc && exc.message ? exc.message : exc));
   }
-  if (!response.ok) throw await errorFrom(response);
+  if (!response.ok) {
+    const error = await errorFrom(response);
+    if (response.status === 401) document.dispatchEvent(new CustomEvent(UNAUTHENTICATED_EVENT, { detail: error }));
+    throw error;
+  }
   return response;
 }
 
@@ -126,3 +184,50 @@ export function sendFeedback(answerId, rating, comment) {
   if (comment) body.comment = comment;
   return apiJson("v1/feedback", { method: "POST", body });
 }
+
+// --- who is calling ---
+
+/** GET v1/me: {user_id, role, groups, auth_mode}. */
+export function getMe() {
+  return apiJson("v1/me");
+}
+
+function query(params) {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== "") search.set(name, String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}
+
+// --- admin console ---
+
+export const admin = {
+  sources: () => apiJson("v1/admin/sources"),
+  reindex: (sources) => apiJson("v1/admin/reindex", { method: "POST", body: sources && sources.length ? { sources } : {} }),
+  jobs: () => apiJson("v1/admin/jobs"),
+  job: (jobId) => apiJson(`v1/admin/jobs/${encodeURIComponent(jobId)}`),
+  cancelJob: (jobId) => apiJson(`v1/admin/jobs/${encodeURIComponent(jobId)}`, { method: "DELETE" }),
+  stats: (days) => apiJson(`v1/admin/stats${query({ days })}`),
+  gaps: () => apiJson("v1/admin/gaps"),
+  audit: (filters) => apiJson(`v1/admin/audit${query(filters)}`),
+  verifyAudit: () => apiJson("v1/admin/audit/verify", { method: "POST", body: {} }),
+  erase: (body) => apiJson("v1/admin/erase", { method: "POST", body }),
+  keys: () => apiJson("v1/admin/keys"),
+  createKey: (body) => apiJson("v1/admin/keys", { method: "POST", body }),
+  revokeKey: (keyId) => apiJson(`v1/admin/keys/${encodeURIComponent(keyId)}`, { method: "DELETE" }),
+};
+
+// --- agent workspace ---
+
+export const tickets = {
+  list: ({ limit = 50, q = "" } = {}) => apiJson(`v1/tickets${query({ limit, q })}`),
+  get: (ticketId) => apiJson(`v1/tickets/${encodeURIComponent(ticketId)}`),
+  suggest: (body) => apiJson("v1/tickets/suggest", { method: "POST", body }),
+  decide: (ticketId, suggestionId, body) =>
+    apiJson(
+      `v1/tickets/${encodeURIComponent(ticketId || "-")}/suggestion/${encodeURIComponent(suggestionId)}/decision`,
+      { method: "POST", body },
+    ),
+};

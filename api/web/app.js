@@ -3,10 +3,13 @@
 // model is ever inserted as HTML: answers go through the safe Markdown subset (markdown.js),
 // everything else through textContent (dom.js).
 
-import { chatStream, deleteConversation, getConversation, sendFeedback } from "./api.js";
+import { apiJson, chatStream, deleteConversation, getConversation, sendFeedback } from "./api.js";
 import { copyText, el, icon } from "./dom.js";
 import { detectLanguage, language, setLanguage, t, translate } from "./i18n.js";
 import { renderMarkdown } from "./markdown.js";
+import { adminView } from "./admin.js";
+import { agentView } from "./agent.js";
+import { startShell } from "./shell.js";
 
 const CONVERSATION_KEY = "lotse.conversation";
 const SUBJECT_CHARS = 120;
@@ -134,7 +137,8 @@ function truncate(text, limit) {
   return line.length > limit ? `${line.slice(0, limit - 1).trimEnd()}…` : line;
 }
 
-/** A ticket draft from the conversation up to ``exchange``: never sent, see the notice. */
+/** A ticket draft from the conversation up to ``exchange``; the person may edit it before
+ *  sending (POST v1/escalations), or copy it when ticket sending is not configured. */
 function ticketDraft(exchange) {
   const index = state.exchanges.indexOf(exchange);
   const upto = index === -1 ? [exchange] : state.exchanges.slice(0, index + 1);
@@ -155,11 +159,170 @@ function ticketDraft(exchange) {
   };
 }
 
+// --- sending the ticket: POST v1/escalations, then GET v1/escalations/{id} until it is
+// delivered (with the ticket system's number) or failed (with the reason) ---
+
+const TICKET_POLL_MS = 700;
+const TICKET_POLL_LIMIT = 400; // about 5 minutes: the deliverer retries with backoff
+const ticket = { config: null, exchange: null, sending: false, timer: null };
+
+/** GET v1/escalations/config once: is a ticket system configured? (not cached on failure) */
+async function ticketConfig() {
+  if (ticket.config) return ticket.config;
+  try {
+    ticket.config = await apiJson("v1/escalations/config");
+    return ticket.config;
+  } catch {
+    return { target: "none", configured: false };
+  }
+}
+
+function setKey(node, key) {
+  node.dataset.i18n = key;
+  node.textContent = t(key);
+}
+
+function showTicketMode(configured) {
+  const status = $("ticket-status");
+  status.dataset.configured = String(configured);
+  status.classList.toggle("notice-warning", !configured);
+  status.classList.toggle("notice-info", configured);
+  setKey($("ticket-status-title"), configured ? "ticketConfigured" : "ticketNotConfigured");
+  setKey($("ticket-status-text"), configured ? "ticketConfiguredHint" : "ticketNotSent");
+}
+
+function updateSendButton() {
+  const exchange = ticket.exchange;
+  const sent = Boolean(exchange && exchange.escalation);
+  $("ticket-send").disabled = !(ticket.config && ticket.config.configured) || ticket.sending || sent;
+}
+
+/** The delivery notice: ``state`` (data-state), a title key, an optional value and detail. */
+function showDelivery(state, titleKey, { value = "", detail = "", hintKey = null, tone = "info" } = {}) {
+  const box = $("ticket-delivery");
+  box.hidden = false;
+  box.dataset.state = state;
+  box.className = `notice notice-${tone}`;
+  setKey($("ticket-delivery-title"), titleKey);
+  $("ticket-delivery-ref").textContent = value;
+  const more = $("ticket-delivery-detail");
+  more.textContent = detail; // the server's words (an HTTP status, an error code): as text
+  more.hidden = !detail;
+  const hint = $("ticket-delivery-hint");
+  if (hintKey) setKey(hint, hintKey);
+  else delete hint.dataset.i18n;
+  hint.hidden = !hintKey;
+}
+
+function hideDelivery() {
+  const box = $("ticket-delivery");
+  box.hidden = true;
+  box.dataset.state = "";
+}
+
+function renderEscalation(escalation) {
+  const status = escalation.status;
+  if (status === "delivered") {
+    const ref = escalation.external_ref || "";
+    showDelivery("delivered", ref ? "ticketDelivered" : "ticketDeliveredNoRef", { value: ref, tone: "success" });
+  } else if (status === "failed") {
+    showDelivery("failed", "ticketFailed", {
+      detail: escalation.last_error || "",
+      hintKey: "ticketFailedHint",
+      tone: "error",
+    });
+  } else if (escalation.target === "none") {
+    showDelivery("pending", "ticketStored", { tone: "warning" });
+  } else if (status === "pending" && escalation.attempts > 0) {
+    showDelivery("retrying", "ticketRetrying", {
+      value: `${escalation.attempts + 1}/${escalation.max_attempts}`,
+      detail: escalation.last_error || "",
+      tone: "warning",
+    });
+  } else {
+    showDelivery(status, status === "delivering" ? "ticketDelivering" : "ticketQueued");
+  }
+}
+
+function stopPolling() {
+  if (ticket.timer !== null) window.clearTimeout(ticket.timer);
+  ticket.timer = null;
+}
+
+/** Follow the escalation of ``exchange`` until it is delivered or failed. */
+function pollEscalation(exchange, round = 0) {
+  stopPolling();
+  const escalation = exchange.escalation;
+  if (!escalation || escalation.status === "delivered" || escalation.status === "failed") return;
+  if (escalation.target === "none" || round >= TICKET_POLL_LIMIT) return;
+  ticket.timer = window.setTimeout(async () => {
+    ticket.timer = null;
+    try {
+      exchange.escalation = await apiJson(`v1/escalations/${encodeURIComponent(escalation.escalation_id)}`);
+    } catch {
+      // a passing network problem: the next round asks again
+    }
+    if (ticket.exchange === exchange) renderEscalation(exchange.escalation);
+    pollEscalation(exchange, round + 1);
+  }, TICKET_POLL_MS);
+}
+
+async function sendTicket(event) {
+  event.preventDefault();
+  const exchange = ticket.exchange;
+  if (!exchange || ticket.sending || exchange.escalation || !(ticket.config && ticket.config.configured)) return;
+  const subject = $("ticket-subject").value.trim();
+  const description = $("ticket-description").value.trim();
+  if (!subject || !description) {
+    showDelivery("invalid", "ticketMissingText", { tone: "error" });
+    return;
+  }
+  if (!state.conversationId || !exchange.answerId) {
+    showDelivery("invalid", "ticketNoConversation", { tone: "error" });
+    return;
+  }
+  ticket.sending = true;
+  updateSendButton();
+  showDelivery("sending", "ticketSending");
+  const body = {
+    conversation_id: state.conversationId,
+    answer_id: exchange.answerId,
+    subject,
+    description,
+    reason: exchange.abstained ? "abstained" : "not_helpful",
+  };
+  try {
+    exchange.escalation = await apiJson("v1/escalations", { method: "POST", body });
+  } catch (exc) {
+    showDelivery("error", "ticketSendFailed", { detail: errorText(exc), tone: "error" });
+    return;
+  } finally {
+    ticket.sending = false;
+    updateSendButton();
+  }
+  if (ticket.exchange === exchange) renderEscalation(exchange.escalation);
+  pollEscalation(exchange);
+}
+
 function openTicket(exchange, opener) {
   const draft = ticketDraft(exchange);
-  $("ticket-subject").value = draft.subject;
-  $("ticket-description").value = draft.description;
+  stopPolling();
+  ticket.exchange = exchange;
+  $("ticket-subject").value = exchange.escalation ? exchange.escalation.subject : draft.subject;
+  $("ticket-description").value = exchange.escalation ? exchange.escalation.description : draft.description;
   $("ticket-copy-status").textContent = "";
+  if (exchange.escalation) {
+    renderEscalation(exchange.escalation);
+    pollEscalation(exchange);
+  } else {
+    hideDelivery();
+  }
+  updateSendButton();
+  ticketConfig().then((config) => {
+    if (ticket.exchange !== exchange) return;
+    showTicketMode(Boolean(config.configured));
+    updateSendButton();
+  });
   openDialog($("ticket-dialog"), opener);
   const subject = $("ticket-subject");
   subject.focus();
@@ -550,6 +713,7 @@ function applyLanguage(lang, rememberChoice) {
   for (const button of document.querySelectorAll(".lang-button")) {
     button.setAttribute("aria-pressed", String(button.dataset.lang === language()));
   }
+  document.dispatchEvent(new CustomEvent("lotse:language")); // views with formatted figures redraw
 }
 
 // --- start ---
@@ -590,7 +754,7 @@ function start() {
   for (const button of document.querySelectorAll("[data-example]")) {
     button.addEventListener("click", () => ask(t(button.dataset.example)));
   }
-  $("ticket-form").addEventListener("submit", (event) => event.preventDefault()); // not configured
+  $("ticket-form").addEventListener("submit", sendTicket); // does nothing while not configured
   $("ticket-copy").addEventListener("click", async () => {
     const text = `${$("ticket-subject").value}\n\n${$("ticket-description").value}`;
     const ok = await copyText(text);
@@ -600,9 +764,13 @@ function start() {
   });
 
   document.body.dataset.ready = "true";
-  restore().finally(() => {
-    document.body.dataset.restored = "true";
-  });
+  // login (when the API asks for credentials), navigation by role, then the chat's conversation
+  document.addEventListener("lotse:signed-in", () => restore());
+  startShell({ agent: agentView, admin: adminView })
+    .then((signedIn) => (signedIn ? restore() : null))
+    .finally(() => {
+      document.body.dataset.restored = "true";
+    });
 }
 
 start();

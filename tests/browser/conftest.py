@@ -29,6 +29,7 @@ from playwright.sync_api import (
 from playwright.sync_api import Error as PlaywrightError
 
 from api.app import create_app
+from api.settings import AuthSettings
 from api.wiring import Services, build_services
 from knowledge.documents import Document
 from models.llm import ChatMessage, FakeLLM, GenerationParams, StreamChunk
@@ -81,9 +82,14 @@ def documents(docs: Docs) -> list[Document]:
 
 
 @contextmanager
-def running_portal(tmp_path: Path, docs: Docs) -> Iterator[Portal]:
+def running_portal(
+    tmp_path: Path, docs: Docs, *, auth: AuthSettings | None = None
+) -> Iterator[Portal]:
     llm = SlowFakeLLM(model_id=MODEL_ID)
-    services = build_services(fake_settings(tmp_path), llm=llm)
+    settings = fake_settings(tmp_path)
+    if auth is not None:
+        settings = settings.model_copy(update={"auth": auth})
+    services = build_services(settings, llm=llm)
     try:
         services.knowledge.indexer.sync_documents("sample", documents(docs))
         with lotse_server(create_app(services=services)) as url:
@@ -211,3 +217,44 @@ def screenshot(page: Page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), animations="disabled", caret="hide")
     return path
+
+
+# --- the views beyond the chat: login, roles, agent workspace, admin console ---
+
+# Chromium reports every 4xx/5xx response as a console error; a page that handles a 401 or 403
+# gracefully still logs these, and nothing else is allowed.
+_FAILED_RESOURCE = "Failed to load resource: the server responded with a status of "
+
+
+def assert_no_script_errors(recorder: Recorder, allowed_statuses: Sequence[int] = ()) -> None:
+    """Like ``Recorder.assert_clean``, but HTTP errors with ``allowed_statuses`` may be logged."""
+    assert recorder.page_errors == []
+    assert recorder.dialogs == []
+    allowed = tuple(f"{_FAILED_RESOURCE}{status}" for status in allowed_statuses)
+    assert [m for m in recorder.console_errors if not (allowed and m.startswith(allowed))] == []
+
+
+@pytest.fixture
+def keys_portal(tmp_path: Path) -> Iterator[Portal]:
+    """A portal in auth mode ``keys``: every call needs an API key of the key store."""
+    with running_portal(tmp_path, DOCS, auth=AuthSettings(mode="keys")) as running:
+        yield running
+
+
+def login(page: Page, secret: str) -> None:
+    """Log in on the login screen and wait until the views for the role are shown."""
+    expect(page.locator("#login-view")).to_be_visible()
+    page.locator("#login-secret").fill(secret)
+    page.locator("#login-submit").click()
+    expect(page.locator("#login-view")).to_be_hidden()
+    expect(page.locator("#view-nav")).to_be_visible()
+
+
+# every element labelled by an i18n key shows a translation, not the key itself
+UNTRANSLATED_JS = """() => [...document.querySelectorAll('[data-i18n]')]
+  .filter((n) => !n.closest('[hidden]') && n.textContent === n.dataset.i18n)
+  .map((n) => n.dataset.i18n)"""
+
+
+def assert_translated(page: Page) -> None:
+    assert page.evaluate(UNTRANSLATED_JS) == []

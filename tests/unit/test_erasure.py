@@ -53,10 +53,10 @@ def _doc(source_id: str, lang: str, text: str, source: str = "kb") -> Document:
 
 class FakeKeys:
     def __init__(self) -> None:
-        self.revoked: list[str] = []
+        self.deleted: list[str] = []
 
-    def revoke_user(self, user_id: str) -> int:
-        self.revoked.append(user_id)
+    def delete_user(self, user_id: str) -> int:
+        self.deleted.append(user_id)
         return 2
 
 
@@ -214,7 +214,7 @@ def test_erase_by_user_removes_only_that_users_data(world: World) -> None:
     report = world.eraser.erase_user("anna", ADMIN)
 
     assert (report.conversations, report.audit_texts, report.api_keys) == (1, 1, 2)
-    assert world.keys.revoked == ["anna"]
+    assert world.keys.deleted == ["anna"]
     with pytest.raises(NotFound):
         world.conversations.get(anna)
     assert len(world.conversations.turns(bob)) == 2

@@ -1,0 +1,864 @@
+// The admin console: sources and reindexing with live progress, a dashboard of usage charts and
+// knowledge gaps, the audit log with its chain check, erasure and API keys. Everything shown
+// comes from the admin API (api.js) and goes in as text (dom.js el()); source names, file paths,
+// audit details and errors are data, never markup.
+
+import { admin } from "./api.js";
+import { barList, ring, splitBar, stackedBars } from "./charts.js";
+import { copyText, el, icon } from "./dom.js";
+import { formatDay, formatMs, formatNumber, formatPercent, formatSeconds, formatShare, formatTime } from "./format.js";
+import { t } from "./i18n.js";
+import { forbiddenNotice } from "./shell.js";
+
+const SECTIONS = ["sources", "dashboard", "audit", "erase", "keys"];
+const POLL_MS = 400;
+const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
+const EVENTS = [
+  "answer",
+  "search",
+  "feedback",
+  "reindex",
+  "source_registered",
+  "source_removed",
+  "retention",
+  "checkpoint",
+  "audit_export",
+  "audit_viewed",
+  "erasure",
+];
+const DECISIONS = ["answered", "abstained", "refused", "overloaded", "error"];
+const ROLES = ["employee", "agent", "admin"];
+
+// --- shared helpers ---
+
+function setText(node, key) {
+  node.dataset.i18n = key;
+  node.textContent = t(key);
+}
+
+function errorText(exc) {
+  if (!exc || exc.status === 0) return t("errorNetwork");
+  return [exc.message, exc.hint].filter(Boolean).join(" — ");
+}
+
+/** A notice for a failed call: the missing role (403), a route this server lacks (404), or
+ *  the server's message. */
+function problem(exc, { notAvailable = false } = {}) {
+  if (exc && exc.status === 403) return forbiddenNotice("admin");
+  if (notAvailable && exc && (exc.status === 404 || exc.status === 405)) {
+    return el("div", { className: "notice notice-warning not-available", attrs: { role: "status" } }, [
+      el("p", { i18n: "notAvailable" }),
+    ]);
+  }
+  return el("div", { className: "notice notice-error", attrs: { role: "alert" } }, [
+    el("p", {}, [el("strong", { i18n: "requestFailed" })]),
+    el("p", { className: "error-detail", text: errorText(exc) }),
+  ]);
+}
+
+function button(labelKey, handler, { primary = false, small = true, iconName = null, attrs = {} } = {}) {
+  const classes = ["button", primary ? "button-primary" : "button-quiet"];
+  if (small) classes.push("button-small");
+  return el("button", { className: classes.join(" "), attrs: { type: "button", ...attrs }, on: { click: handler } }, [
+    ...(iconName ? [icon(iconName)] : []),
+    el("span", { i18n: labelKey }),
+  ]);
+}
+
+function field(labelKey, control, hintKey = null) {
+  return el("label", { className: "field" }, [
+    el("span", { className: "field-label", i18n: labelKey }),
+    control,
+    ...(hintKey ? [el("span", { className: "field-hint", i18n: hintKey })] : []),
+  ]);
+}
+
+function select(options, { name, labels = null } = {}) {
+  return el(
+    "select",
+    { attrs: { name } },
+    options.map(([value, key]) => el("option", labels === "text" ? { text: key, attrs: { value } } : { i18n: key, attrs: { value } })),
+  );
+}
+
+function table(headKeys, rows, className = "") {
+  return el("div", { className: "table-wrap" }, [
+    el("table", { className: `data-table ${className}` }, [
+      el("thead", {}, [el("tr", {}, headKeys.map((k) => el("th", { i18n: k, attrs: { scope: "col" } })))]),
+      el("tbody", {}, rows),
+    ]),
+  ]);
+}
+
+function cell(text, className = "") {
+  return el("td", { className, text: text === null || text === undefined ? "–" : text });
+}
+
+function sectionHead(titleKey, ...actions) {
+  return el("div", { className: "section-head" }, [el("h2", { i18n: titleKey }), el("div", { className: "section-actions" }, actions)]);
+}
+
+// --- sources and reindexing ---
+
+class SourcesSection {
+  constructor() {
+    this.list = el("div", { className: "sources-table" });
+    this.progress = el("progress", { className: "job-progress", attrs: { max: "100", value: "0", "aria-labelledby": "job-progress-label" } });
+    this.progressLabel = el("p", { className: "job-line", attrs: { id: "job-progress-label" } });
+    this.jobState = el("p", { className: "job-state", attrs: { role: "status", "aria-live": "polite" } });
+    this.summary = el("div", { className: "job-summary" });
+    this.reindexButton = button("reindexAll", () => this.reindex(), { primary: true, small: false });
+    this.cancelButton = button("reindexCancel", () => this.cancel(), { attrs: { hidden: true } });
+    this.job = null;
+    this.timer = null;
+    this.jobPanel = el("div", { className: "job-panel", attrs: { hidden: true, "data-state": "" } }, [
+      this.jobState,
+      this.progress,
+      this.progressLabel,
+      this.summary,
+    ]);
+    this.problem = el("div");
+    this.element = el("section", { className: "admin-section", attrs: { "data-section": "sources" } }, [
+      sectionHead("sourcesTitle", button("refresh", () => this.load())),
+      this.problem,
+      this.list,
+      el("h3", { i18n: "reindexTitle" }),
+      el("p", { className: "section-intro", i18n: "reindexIntro" }),
+      el("div", { className: "toolbar" }, [this.reindexButton, this.cancelButton]),
+      this.jobPanel,
+    ]);
+  }
+
+  async load() {
+    this.problem.replaceChildren();
+    let body;
+    try {
+      body = await admin.sources();
+    } catch (exc) {
+      this.list.replaceChildren();
+      this.problem.replaceChildren(problem(exc));
+      return;
+    }
+    this.render(body.sources);
+    if (!this.job) this.attachRunning();
+  }
+
+  render(sources) {
+    if (!sources.length) {
+      this.list.replaceChildren(el("p", { className: "empty", i18n: "sourcesEmpty" }));
+      return;
+    }
+    const rows = sources.map((s) => {
+      const errors = [];
+      if (s.last_error) errors.push(el("p", { className: "source-error", text: s.last_error }));
+      if (s.skipped.length) {
+        errors.push(
+          el("details", { className: "skipped" }, [
+            el("summary", {}, [el("span", { i18n: "skippedFiles" }), ` (${formatNumber(s.skipped.length)})`]),
+            el("ul", {}, s.skipped.map((f) => el("li", {}, [el("code", { text: f.source_id }), " — ", el("span", { text: f.reason })]))),
+          ]),
+        );
+      }
+      return el("tr", { attrs: { "data-source": s.name } }, [
+        el("th", { attrs: { scope: "row" } }, [el("span", { className: "source-name", text: s.name }), el("span", { className: "cell-sub", text: s.location })]),
+        cell(s.kind),
+        cell(formatNumber(s.documents), "num source-documents"),
+        cell(formatNumber(s.chunks), "num"),
+        cell(s.last_indexed ? formatTime(s.last_indexed) : t("never"), "source-last-indexed"),
+        cell(s.acl.join(", ")),
+        el("td", { className: "source-errors" }, errors.length ? errors : [el("span", { className: "ok-text", i18n: "noErrors" })]),
+      ]);
+    });
+    this.list.replaceChildren(table(["colSource", "colKind", "colDocuments", "colChunks", "colLastIndexed", "colAcl", "colErrors"], rows));
+  }
+
+  async attachRunning() {
+    try {
+      const { jobs } = await admin.jobs();
+      const running = jobs.find((j) => !FINISHED.has(j.state));
+      if (running && !this.job) this.follow(running);
+    } catch {
+      // the list stays without a job; starting one still works
+    }
+  }
+
+  async reindex() {
+    this.reindexButton.disabled = true;
+    this.summary.replaceChildren();
+    try {
+      const accepted = await admin.reindex();
+      this.follow({ job_id: accepted.job_id, state: accepted.state, percent: 0, done: 0, total: 0, eta_s: null, current: "", summary: {}, errors: {}, error: null });
+    } catch (exc) {
+      this.reindexButton.disabled = false;
+      this.jobPanel.hidden = false;
+      this.summary.replaceChildren(problem(exc));
+    }
+  }
+
+  follow(job) {
+    this.job = job;
+    this.jobPanel.hidden = false;
+    this.reindexButton.disabled = true;
+    this.cancelButton.hidden = false;
+    this.cancelButton.disabled = false;
+    this.update(job);
+    this.schedule();
+  }
+
+  schedule() {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.poll(), POLL_MS);
+  }
+
+  async poll() {
+    if (!this.job) return;
+    let job;
+    try {
+      job = await admin.job(this.job.job_id);
+    } catch (exc) {
+      this.summary.replaceChildren(problem(exc));
+      if (exc && (exc.status === 401 || exc.status === 403 || exc.status === 404)) return this.stop();
+      return this.schedule(); // a blip: keep watching
+    }
+    this.job = job;
+    this.update(job);
+    if (FINISHED.has(job.state)) {
+      this.stop();
+      this.load();
+    } else {
+      this.schedule();
+    }
+  }
+
+  stop() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.job = null;
+    this.reindexButton.disabled = false;
+    this.cancelButton.hidden = true;
+  }
+
+  async cancel() {
+    if (!this.job) return;
+    this.cancelButton.disabled = true;
+    try {
+      this.update(await admin.cancelJob(this.job.job_id));
+    } catch (exc) {
+      this.summary.replaceChildren(problem(exc));
+    }
+  }
+
+  update(job) {
+    const percent = Math.max(0, Math.min(100, Number(job.percent) || 0));
+    this.jobPanel.dataset.state = job.state;
+    this.jobPanel.dataset.jobId = job.job_id;
+    this.progress.value = percent;
+    this.progress.setAttribute("aria-valuetext", formatPercent(percent));
+    setText(this.jobState, `jobState_${job.state}`);
+    const parts = [formatPercent(percent)];
+    if (job.total) parts.push(`${formatNumber(job.done)} / ${formatNumber(job.total)} ${t("files")}`);
+    if (!FINISHED.has(job.state) && job.eta_s !== null && job.eta_s !== undefined) parts.push(`${t("eta")} ${formatSeconds(job.eta_s)}`);
+    const line = [el("span", { className: "job-percent", text: parts.join(" · ") })];
+    if (job.current && !FINISHED.has(job.state)) line.push(" · ", el("code", { className: "job-current", text: job.current }));
+    this.progressLabel.replaceChildren(...line);
+    if (FINISHED.has(job.state)) this.showSummary(job);
+  }
+
+  showSummary(job) {
+    const rows = Object.entries(job.summary || {}).map(([name, s]) =>
+      el("tr", { attrs: { "data-source": name } }, [
+        el("th", { text: name, attrs: { scope: "row" } }),
+        ...["files_seen", "new", "changed", "unchanged", "deleted"].map((k) => cell(formatNumber(s[k]), "num")),
+        cell(formatNumber(Array.isArray(s.skipped) ? s.skipped.length : s.skipped), "num"),
+        cell(formatNumber(s.chunks_written), "num"),
+        cell(formatNumber(s.seconds, 2), "num"),
+      ]),
+    );
+    const blocks = [el("h4", { i18n: "jobSummary" })];
+    blocks.push(rows.length ? table(["colSource", "colSeen", "colNew", "colChanged", "colUnchanged", "colDeleted", "colSkipped", "colChunksWritten", "colSeconds"], rows, "summary-table") : el("p", { className: "empty", i18n: "jobNoSummary" }));
+    for (const [name, why] of Object.entries(job.errors || {})) {
+      blocks.push(el("p", { className: "source-error" }, [el("strong", { text: name }), ": ", el("span", { text: why })]));
+    }
+    if (job.error) blocks.push(el("p", { className: "source-error", text: job.error }));
+    this.summary.replaceChildren(...blocks);
+  }
+}
+
+// --- dashboard ---
+
+class DashboardSection {
+  constructor() {
+    this.days = select([["7", "days7"], ["30", "days30"], ["90", "days90"]], { name: "days" });
+    this.days.value = "30";
+    this.days.addEventListener("change", () => this.load());
+    this.body = el("div", { className: "dashboard" });
+    this.gaps = el("div", { className: "gaps" });
+    this.element = el("section", { className: "admin-section", attrs: { "data-section": "dashboard" } }, [
+      sectionHead("dashboardTitle", field("window", this.days), button("refresh", () => this.load())),
+      this.body,
+      el("h3", { i18n: "gapsTitle" }),
+      el("p", { className: "section-intro", i18n: "gapsIntro" }),
+      this.gaps,
+    ]);
+    this.stats = null;
+    this.gapList = null;
+    this.gapError = null;
+  }
+
+  async load() {
+    const [stats, gaps] = await Promise.allSettled([admin.stats(Number(this.days.value)), admin.gaps()]);
+    if (stats.status === "fulfilled") {
+      this.stats = stats.value;
+      this.renderStats();
+    } else {
+      this.stats = null;
+      this.body.replaceChildren(problem(stats.reason));
+    }
+    if (gaps.status === "fulfilled") {
+      this.gapList = gaps.value;
+      this.gapError = null;
+    } else {
+      this.gapList = null;
+      this.gapError = gaps.reason;
+    }
+    this.renderGaps();
+    this.element.dataset.loaded = "true";
+  }
+
+  /** Charts carry formatted numbers: draw them again in the new language. */
+  relabel() {
+    if (this.stats) this.renderStats();
+    if (this.gapList || this.gapError) this.renderGaps();
+  }
+
+  renderStats() {
+    const s = this.stats;
+    const figures = el("dl", { className: "figures" }, [
+      ["statQuestions", formatNumber(s.questions), "stat-questions"],
+      ["statAnswered", formatNumber(s.answered), "stat-answered"],
+      ["statAbstained", formatNumber(s.abstained), "stat-abstained"],
+      ["statDeflection", formatShare(s.deflection_rate), "stat-deflection"],
+    ].map(([key, value, className]) => el("div", { className: `figure ${className}` }, [el("dt", { i18n: key }), el("dd", { text: value })])));
+    const days = (s.per_day || []).map((d) => ({ label: formatDay(d.day), values: [d.answered, d.abstained] }));
+    const feedbackTotal = s.feedback_up + s.feedback_down;
+    this.body.replaceChildren(
+      figures,
+      el("div", { className: "chart-grid-layout" }, [
+        el("div", { className: "chart-wide" }, [
+          days.length
+            ? stackedBars({
+                titleKey: "chartPerDay",
+                rows: days,
+                series: [
+                  { labelKey: "statAnswered", className: "series-a" },
+                  { labelKey: "statAbstained", className: "series-b" },
+                ],
+                format: (v) => formatNumber(v, 1),
+              })
+            : el("p", { className: "empty", i18n: "perDayMissing" }),
+        ]),
+        ring({ titleKey: "chartDeflection", share: s.deflection_rate, text: formatShare(s.deflection_rate), noteKey: "deflectionNote" }),
+        ring({ titleKey: "chartAnswerRate", share: s.answer_rate, text: formatShare(s.answer_rate), className: "series-c" }),
+        splitBar({
+          titleKey: "chartAnsweredAbstained",
+          parts: [
+            { value: s.answered, labelKey: "statAnswered", className: "series-a" },
+            { value: s.abstained, labelKey: "statAbstained", className: "series-b" },
+          ],
+          format: formatNumber,
+        }),
+        splitBar({
+          titleKey: feedbackTotal ? "chartFeedback" : "chartFeedbackNone",
+          parts: [
+            { value: s.feedback_up, labelKey: "feedbackUp", className: "series-a" },
+            { value: s.feedback_down, labelKey: "feedbackDown", className: "series-b" },
+          ],
+          format: formatNumber,
+        }),
+        barList({
+          titleKey: "chartLatency",
+          rows: [
+            { labelKey: "latencyTotalP50", value: s.total_ms_p50, className: "series-a" },
+            { labelKey: "latencyTotalP95", value: s.total_ms_p95, className: "series-b" },
+            { labelKey: "latencyFirstP50", value: s.first_token_ms_p50, className: "series-a" },
+            { labelKey: "latencyFirstP95", value: s.first_token_ms_p95, className: "series-b" },
+          ],
+          format: formatMs,
+        }),
+      ]),
+    );
+  }
+
+  renderGaps() {
+    if (this.gapError) {
+      this.gaps.replaceChildren(problem(this.gapError, { notAvailable: true }));
+      return;
+    }
+    const gaps = (this.gapList && this.gapList.gaps) || [];
+    if (!gaps.length) {
+      this.gaps.replaceChildren(el("p", { className: "empty", i18n: "gapsEmpty" }));
+      return;
+    }
+    const max = Math.max(...gaps.map((g) => Number(g.count) || 0), 1);
+    this.gaps.replaceChildren(
+      el(
+        "ol",
+        { className: "gap-list" },
+        gaps.map((g) => {
+          const bar = el("span", { className: "gap-bar", attrs: { "aria-hidden": "true" } });
+          bar.style.width = `${Math.round((100 * (Number(g.count) || 0)) / max)}%`; // CSSOM: allowed by the CSP
+          return el("li", { className: "gap" }, [
+            el("div", { className: "gap-head" }, [
+              el("span", { className: "gap-topic", text: g.topic ?? "–" }),
+              el("span", { className: "gap-count", text: `${formatNumber(g.count)} ×` }),
+            ]),
+            el("span", { className: "gap-track" }, [bar]),
+            g.example ? el("p", { className: "gap-example" }, [el("span", { className: "cell-sub", i18n: "gapExample" }), " ", el("q", { text: g.example })]) : "",
+            g.last_seen ? el("p", { className: "cell-sub" }, [el("span", { i18n: "gapLastSeen" }), " ", formatTime(g.last_seen)]) : "",
+          ]);
+        }),
+      ),
+    );
+  }
+}
+
+// --- audit log ---
+
+class AuditSection {
+  constructor() {
+    this.form = el("form", { className: "filters", on: { submit: (e) => { e.preventDefault(); this.cursors = []; this.load(); } } });
+    this.event = select([["", "allEvents"], ...EVENTS.map((e) => [e, e])], { name: "event" });
+    for (const option of this.event.options) {
+      if (option.value) {
+        delete option.dataset.i18n;
+        option.textContent = option.value;
+      }
+    }
+    this.decision = select([["", "allDecisions"], ...DECISIONS.map((d) => [d, `decision_${d}`])], { name: "decision" });
+    this.since = el("input", { attrs: { type: "datetime-local", name: "since", step: "1" } });
+    this.until = el("input", { attrs: { type: "datetime-local", name: "until", step: "1" } });
+    this.limit = select([["25", "25"], ["50", "50"], ["100", "100"], ["500", "500"]], { name: "limit", labels: "text" });
+    this.limit.value = "50";
+    this.form.append(
+      field("filterEvent", this.event),
+      field("filterDecision", this.decision),
+      field("filterSince", this.since),
+      field("filterUntil", this.until),
+      field("filterLimit", this.limit),
+      el("div", { className: "filters-actions" }, [el("button", { className: "button button-primary button-small", attrs: { type: "submit" } }, [el("span", { i18n: "applyFilters" })])]),
+    );
+    this.verifyResult = el("div", { className: "verify-result", attrs: { role: "status", "aria-live": "polite" } });
+    this.verifyButton = button("verifyChain", () => this.verify(), { primary: true, small: false });
+    this.list = el("div", { className: "audit-table" });
+    this.pageInfo = el("p", { className: "page-info" });
+    this.newer = button("pageNewer", () => this.page(-1));
+    this.older = button("pageOlder", () => this.page(1));
+    this.cursors = []; // ``until`` of each page after the first
+    this.records = [];
+    this.element = el("section", { className: "admin-section", attrs: { "data-section": "audit" } }, [
+      sectionHead("auditTitle", this.verifyButton),
+      this.verifyResult,
+      this.form,
+      el("p", { className: "section-intro", i18n: "auditIntro" }),
+      this.list,
+      el("div", { className: "pager" }, [this.newer, this.pageInfo, this.older]),
+    ]);
+  }
+
+  filters(until) {
+    const iso = (value) => (value ? new Date(value).toISOString() : undefined);
+    return {
+      event: this.event.value || undefined,
+      since: iso(this.since.value),
+      until: until || iso(this.until.value),
+      limit: this.limit.value,
+    };
+  }
+
+  async load() {
+    const until = this.cursors.length ? this.cursors[this.cursors.length - 1] : undefined;
+    let body;
+    try {
+      body = await admin.audit(this.filters(until));
+    } catch (exc) {
+      this.list.replaceChildren(problem(exc));
+      return;
+    }
+    this.records = body.records;
+    this.render();
+    this.element.dataset.loaded = "true";
+  }
+
+  page(direction) {
+    if (direction > 0 && this.records.length) this.cursors.push(this.records[this.records.length - 1].time);
+    else if (direction < 0) this.cursors.pop();
+    this.load();
+  }
+
+  render() {
+    const decision = this.decision.value;
+    const shown = decision ? this.records.filter((r) => r.decision === decision) : this.records;
+    const rows = shown.map((r) =>
+      el("tr", { attrs: { "data-seq": r.seq } }, [
+        cell(String(r.seq), "num"),
+        cell(formatTime(r.time)),
+        el("td", {}, [el("code", { text: r.event })]),
+        cell(r.role),
+        el("td", {}, [el("code", { className: "pseudonym", text: r.actor.slice(0, 12), attrs: { title: r.actor } })]),
+        cell(r.decision ? t(`decision_${r.decision}`) : "–"),
+        cell(r.model_id || "–"),
+        el("td", { className: "audit-details" }, [el("code", { text: Object.keys(r.details || {}).length ? JSON.stringify(r.details) : "–" })]),
+      ]),
+    );
+    this.list.replaceChildren(
+      rows.length ? table(["colSeq", "colTime", "colEvent", "colRole", "colActor", "colDecision", "colModel", "colDetails"], rows) : el("p", { className: "empty", i18n: "auditEmpty" }),
+    );
+    const limit = Number(this.limit.value);
+    this.older.disabled = this.records.length < limit;
+    this.newer.disabled = this.cursors.length === 0;
+    this.pageInfo.replaceChildren(
+      el("span", { i18n: "auditPage" }),
+      ` ${this.cursors.length + 1} · ${formatNumber(shown.length)} `,
+      el("span", { i18n: "auditRecords" }),
+      ...(decision ? [" ", el("span", { className: "cell-sub", i18n: "decisionFilteredHere" })] : []),
+    );
+  }
+
+  async verify() {
+    this.verifyButton.disabled = true;
+    this.verifyResult.replaceChildren(el("p", { i18n: "verifying" }));
+    try {
+      const result = await admin.verifyAudit();
+      this.verifyResult.dataset.ok = String(result.ok);
+      if (result.ok) {
+        this.verifyResult.replaceChildren(
+          el("div", { className: "notice notice-success" }, [
+            el("p", {}, [el("strong", { i18n: "chainOk" })]),
+            el("p", {}, [el("span", { i18n: "chainChecked" }), ` ${formatNumber(result.records)} · `, el("span", { i18n: "chainHead" }), " ", el("code", { text: result.head_hash.slice(0, 16) })]),
+            ...result.notes.map((n) => el("p", { className: "cell-sub", text: n })),
+          ]),
+        );
+      } else {
+        this.verifyResult.replaceChildren(
+          el("div", { className: "notice notice-error", attrs: { role: "alert" } }, [
+            el("p", {}, [el("strong", { i18n: "chainBroken" })]),
+            el("p", {}, [el("span", { i18n: "chainFirstBad" }), " ", el("code", { className: "bad-seq", text: String(result.bad_seq ?? "–") }), ": ", el("span", { text: result.reason })]),
+            ...result.notes.map((n) => el("p", { className: "cell-sub", text: n })),
+          ]),
+        );
+      }
+    } catch (exc) {
+      delete this.verifyResult.dataset.ok;
+      this.verifyResult.replaceChildren(problem(exc));
+    } finally {
+      this.verifyButton.disabled = false;
+    }
+  }
+}
+
+// --- erasure ---
+
+class EraseSection {
+  constructor() {
+    this.kind = select([["user", "eraseUser"], ["source", "eraseSource"], ["match", "eraseMatch"]], { name: "kind" });
+    this.user = el("input", { attrs: { type: "text", name: "user", maxlength: "200", autocomplete: "off" } });
+    this.source = el("input", { attrs: { type: "text", name: "source", maxlength: "64", autocomplete: "off" } });
+    this.document = el("input", { attrs: { type: "text", name: "document", maxlength: "4096", autocomplete: "off" } });
+    this.match = el("input", { attrs: { type: "text", name: "match", maxlength: "1000", autocomplete: "off" } });
+    this.userField = field("eraseUserLabel", this.user, "eraseUserHint");
+    this.sourceField = field("eraseSourceLabel", this.source);
+    this.documentField = field("eraseDocumentLabel", this.document, "eraseDocumentHint");
+    this.matchField = field("eraseMatchLabel", this.match, "eraseMatchHint");
+    this.previewButton = el("button", { className: "button button-quiet", attrs: { type: "submit" } }, [el("span", { i18n: "erasePreview" })]);
+    this.form = el("form", { className: "erase-form", attrs: { novalidate: true }, on: { submit: (e) => { e.preventDefault(); this.preview(); } } }, [
+      field("eraseKind", this.kind),
+      this.userField,
+      this.sourceField,
+      this.documentField,
+      this.matchField,
+      el("div", { className: "toolbar" }, [this.previewButton]),
+    ]);
+    this.result = el("div", { className: "erase-result", attrs: { role: "status", "aria-live": "polite" } });
+    this.confirmBox = el("input", { attrs: { type: "checkbox", id: "erase-confirm-box" }, on: { change: () => this.syncConfirm() } });
+    this.confirmButton = button("eraseConfirm", () => this.erase(), { primary: true, small: false, attrs: { disabled: true } });
+    this.confirmButton.classList.add("button-danger");
+    this.confirm = el("div", { className: "erase-confirm notice notice-warning", attrs: { hidden: true } }, [
+      el("p", {}, [el("strong", { i18n: "eraseFinalTitle" })]),
+      el("label", { className: "check" }, [this.confirmBox, el("span", { i18n: "eraseFinalCheck" })]),
+      el("div", { className: "toolbar" }, [this.confirmButton, button("eraseAbort", () => this.reset())]),
+    ]);
+    this.previewed = null;
+    this.kind.addEventListener("change", () => this.syncKind());
+    for (const input of [this.user, this.source, this.document, this.match]) input.addEventListener("input", () => this.reset(false));
+    this.element = el("section", { className: "admin-section", attrs: { "data-section": "erase" } }, [
+      sectionHead("eraseTitle"),
+      el("p", { className: "section-intro", i18n: "eraseIntro" }),
+      this.form,
+      this.result,
+      this.confirm,
+    ]);
+    this.syncKind();
+  }
+
+  load() {}
+
+  syncKind() {
+    const kind = this.kind.value;
+    this.userField.hidden = kind !== "user";
+    this.sourceField.hidden = kind !== "source";
+    this.documentField.hidden = kind !== "source";
+    this.matchField.hidden = kind !== "match";
+    this.reset();
+  }
+
+  body(dryRun) {
+    const kind = this.kind.value;
+    const body = { dry_run: dryRun };
+    if (kind === "user") body.user = this.user.value.trim();
+    else if (kind === "source") {
+      body.source = this.source.value.trim();
+      if (this.document.value.trim()) body.document = this.document.value.trim();
+    } else body.match = this.match.value.trim();
+    return body;
+  }
+
+  reset(clearResult = true) {
+    this.previewed = null;
+    this.confirm.hidden = true;
+    this.confirmBox.checked = false;
+    this.syncConfirm();
+    if (clearResult) this.result.replaceChildren();
+  }
+
+  syncConfirm() {
+    this.confirmButton.disabled = !(this.previewed && this.confirmBox.checked);
+  }
+
+  async preview() {
+    const body = this.body(true);
+    this.reset();
+    this.previewButton.disabled = true;
+    try {
+      const report = await admin.erase(body);
+      this.previewed = JSON.stringify({ ...body, dry_run: false });
+      this.show(report);
+      this.confirm.hidden = false;
+    } catch (exc) {
+      this.result.replaceChildren(problem(exc));
+    } finally {
+      this.previewButton.disabled = false;
+    }
+  }
+
+  async erase() {
+    if (!this.previewed) return;
+    const body = JSON.parse(this.previewed);
+    this.confirmButton.disabled = true;
+    try {
+      const report = await admin.erase(body);
+      this.reset();
+      this.show(report);
+    } catch (exc) {
+      this.reset();
+      this.result.replaceChildren(problem(exc));
+    }
+  }
+
+  show(report) {
+    const rows = [
+      ["eraseDocuments", report.documents.length],
+      ["colChunks", report.chunks],
+      ["eraseConversations", report.conversations],
+      ["eraseConversationTexts", report.conversation_texts],
+      ["eraseAuditTexts", report.audit_texts],
+      ["eraseApiKeys", report.api_keys],
+    ].map(([key, value]) => el("div", { className: "figure" }, [el("dt", { i18n: key }), el("dd", { text: value === null || value === undefined ? "–" : formatNumber(value) })]));
+    const blocks = [
+      el("p", {}, [el("strong", { i18n: report.dry_run ? "eraseWouldErase" : "eraseErased" })]),
+      el("dl", { className: "figures" }, rows),
+    ];
+    if (report.documents.length) {
+      blocks.push(el("ul", { className: "erase-documents" }, report.documents.map((d) => el("li", {}, [el("code", { text: `${d.source}/${d.source_id}` }), ` (${formatNumber(d.chunks)})`]))));
+    }
+    if (report.audit_seq) blocks.push(el("p", {}, [el("span", { i18n: "eraseAuditSeq" }), " ", el("code", { text: String(report.audit_seq) })]));
+    for (const note of report.notes) blocks.push(el("p", { className: "cell-sub", text: note }));
+    const box = el("div", { className: `notice ${report.dry_run ? "notice-info" : "notice-success"}`, attrs: { "data-dry-run": String(report.dry_run) } }, blocks);
+    this.result.replaceChildren(box);
+  }
+}
+
+// --- API keys ---
+
+class KeysSection {
+  constructor() {
+    this.user = el("input", { attrs: { type: "text", name: "user", maxlength: "200", required: true, autocomplete: "off" } });
+    this.role = select(ROLES.map((r) => [r, `role_${r}`]), { name: "role" });
+    this.groups = el("input", { attrs: { type: "text", name: "groups", autocomplete: "off" } });
+    this.form = el("form", { className: "key-form", on: { submit: (e) => { e.preventDefault(); this.create(); } } }, [
+      field("keyUser", this.user),
+      field("keyRole", this.role),
+      field("keyGroups", this.groups, "keyGroupsHint"),
+      el("div", { className: "filters-actions" }, [el("button", { className: "button button-primary button-small", attrs: { type: "submit" } }, [el("span", { i18n: "keyCreate" })])]),
+    ]);
+    this.secret = el("div", { className: "key-secret", attrs: { hidden: true } });
+    this.list = el("div", { className: "keys-table" });
+    this.problem = el("div");
+    this.element = el("section", { className: "admin-section", attrs: { "data-section": "keys" } }, [
+      sectionHead("keysTitle", button("refresh", () => this.load())),
+      this.problem,
+      this.form,
+      this.secret,
+      this.list,
+    ]);
+  }
+
+  async load() {
+    this.problem.replaceChildren();
+    let body;
+    try {
+      body = await admin.keys();
+    } catch (exc) {
+      this.list.replaceChildren();
+      this.form.hidden = exc && (exc.status === 404 || exc.status === 405 || exc.status === 403);
+      this.problem.replaceChildren(problem(exc, { notAvailable: true }));
+      return;
+    }
+    this.form.hidden = false;
+    const keys = Array.isArray(body) ? body : body.keys || [];
+    this.render(keys);
+    this.element.dataset.loaded = "true";
+  }
+
+  render(keys) {
+    if (!keys.length) {
+      this.list.replaceChildren(el("p", { className: "empty", i18n: "keysEmpty" }));
+      return;
+    }
+    const rows = keys.map((k) => {
+      const revoked = Boolean(k.revoked);
+      const actions = el("td", { className: "key-actions" });
+      if (!revoked) {
+        const revoke = button("keyRevoke", () => {
+          if (revoke.dataset.armed !== "true") {
+            revoke.dataset.armed = "true";
+            setText(revoke.querySelector("span"), "keyRevokeConfirm");
+            return;
+          }
+          this.revoke(k.key_id, revoke);
+        });
+        actions.append(revoke);
+      }
+      return el("tr", { attrs: { "data-key-id": k.key_id, "data-revoked": String(revoked) } }, [
+        el("td", {}, [el("code", { text: k.key_id })]),
+        cell(k.user_id),
+        cell(t(`role_${k.role}`)),
+        cell((k.groups || []).join(", ") || "–"),
+        cell(formatTime(k.created)),
+        el("td", { className: "key-status" }, [revoked ? el("span", { className: "revoked", i18n: "keyRevoked" }) : el("span", { className: "ok-text", i18n: "keyActive" })]),
+        actions,
+      ]);
+    });
+    this.list.replaceChildren(table(["colKeyId", "colUser", "colRole", "colGroups", "colCreated", "colStatus", "colActions"], rows));
+  }
+
+  async create() {
+    const user = this.user.value.trim();
+    if (!user) {
+      this.user.focus();
+      return;
+    }
+    const groups = this.groups.value.split(/[\s,]+/).filter(Boolean);
+    let created;
+    try {
+      created = await admin.createKey({ user, role: this.role.value, groups });
+    } catch (exc) {
+      this.secret.hidden = false;
+      this.secret.replaceChildren(problem(exc, { notAvailable: true }));
+      return;
+    }
+    const secret = created.secret || "";
+    const info = created.key || {};
+    const status = el("span", { className: "inline-status", attrs: { role: "status", "aria-live": "polite" } });
+    const copy = button("keyCopy", async () => setText(status, (await copyText(secret)) ? "keyCopied" : "copyFailed"), { iconName: "copy" });
+    this.secret.hidden = false;
+    this.secret.replaceChildren(
+      el("div", { className: "notice notice-warning" }, [
+        el("p", {}, [el("strong", { i18n: "keySecretOnce" })]),
+        el("p", { className: "secret-line" }, [el("code", { className: "secret-value", text: secret }), copy, status]),
+        el("p", { className: "cell-sub" }, [el("span", { i18n: "keyFor" }), " ", el("code", { className: "secret-key-id", text: info.key_id ?? "" }), ` · ${info.user_id ?? user} · ${t(`role_${info.role ?? this.role.value}`)}`]),
+        button("keySecretHide", () => {
+          this.secret.hidden = true;
+          this.secret.replaceChildren();
+        }),
+      ]),
+    );
+    this.user.value = "";
+    this.groups.value = "";
+    await this.load();
+  }
+
+  async revoke(keyId, trigger) {
+    trigger.disabled = true;
+    try {
+      await admin.revokeKey(keyId);
+    } catch (exc) {
+      this.problem.replaceChildren(problem(exc));
+      trigger.disabled = false;
+      return;
+    }
+    await this.load();
+  }
+}
+
+// --- the console ---
+
+class AdminConsole {
+  constructor(container) {
+    this.container = container;
+    this.sections = {
+      sources: new SourcesSection(),
+      dashboard: new DashboardSection(),
+      audit: new AuditSection(),
+      erase: new EraseSection(),
+      keys: new KeysSection(),
+    };
+    this.tabs = el(
+      "nav",
+      { className: "subnav", ariaLabel: "adminSections" },
+      SECTIONS.map((name) => el("a", { className: "subnav-link", i18n: `adminTab_${name}`, attrs: { href: `#admin/${name}`, "data-section-link": name } })),
+    );
+    this.heading = el("h1", { className: "view-title", i18n: "adminTitle", attrs: { id: "admin-title", tabindex: "-1" } });
+    container.replaceChildren(
+      el("div", { className: "view-head" }, [this.heading]),
+      this.tabs,
+      ...SECTIONS.map((name) => this.sections[name].element),
+    );
+    container.setAttribute("aria-labelledby", "admin-title");
+    this.loaded = new Set();
+    document.addEventListener("lotse:language", () => this.sections.dashboard.relabel());
+  }
+
+  show(sub) {
+    const name = SECTIONS.includes(sub) ? sub : "sources";
+    for (const link of this.tabs.querySelectorAll("[data-section-link]")) {
+      if (link.dataset.sectionLink === name) link.setAttribute("aria-current", "page");
+      else link.removeAttribute("aria-current");
+    }
+    for (const [key, section] of Object.entries(this.sections)) section.element.hidden = key !== name;
+    this.container.dataset.currentSection = name;
+    // every visit shows fresh figures (a reindex in progress keeps polling meanwhile)
+    this.sections[name].load();
+  }
+}
+
+let adminConsole = null;
+
+export const adminView = {
+  mount(container, sub) {
+    adminConsole = new AdminConsole(container);
+    adminConsole.show(sub);
+  },
+  show(sub) {
+    if (adminConsole) adminConsole.show(sub);
+  },
+};

@@ -42,6 +42,7 @@ models: $(VENV)/.default-weights
 
 index-sample: models
 	$(LOTSE) ingest $(SAMPLE) --source sample
+	$(LOTSE) tickets import knowledge/sample/tickets.csv --format generic --source tickets
 
 serve:
 	$(LOTSE) serve --host $(HOST) --port $(PORT)

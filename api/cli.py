@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
 from rich.console import Console
@@ -21,7 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from api.settings import Settings
-from models.errors import LotseError
+from models.errors import InvalidInput, LotseError
 
 if TYPE_CHECKING:
     from assistant.audit import SqliteAuditLog
@@ -412,6 +413,10 @@ def erase(
         parts.append(f"{report.audit_texts} audit texts")
     if report.api_keys is not None:
         parts.append(f"{report.api_keys} API keys (deleted)")
+    if report.escalations is not None:
+        parts.append(f"{report.escalations} ticket drafts")
+    if report.tickets is not None:
+        parts.append(f"{report.tickets} agents' tickets/suggestions")
     out.print(f"{verb}: " + ", ".join(parts), highlight=False)
     for note in report.notes:
         out.print(f"  {note}", highlight=False)
@@ -675,6 +680,7 @@ def tickets_import(
 ) -> None:
     """Import tickets incrementally: resolved ones become redacted knowledge, all go to agents."""
     from api.wiring import open_knowledge
+    from assistant.ticket_store import TICKETS_FILE, StoredTicket, TicketStore
     from knowledge.indexer import IngestProgress
     from knowledge.tickets import (
         AGENTS_GROUP,
@@ -725,6 +731,18 @@ def tickets_import(
         )
         knowledge.manifest.mark_indexed(source)
         knowledge.manifest.mark_indexed(full_source)
+        # the agents' ticket store: fields for triage and the workspace's list
+        store = TicketStore(settings.data_dir / TICKETS_FILE)
+        try:
+            store.upsert(
+                [
+                    StoredTicket.from_ticket(t, origin="import", source=source)
+                    for t in parsed.tickets
+                ]
+            )
+            store.remove_source(source, [t.id for t in parsed.tickets])
+        finally:
+            store.close()
     except LotseError as exc:
         _fail(exc)
     except KeyboardInterrupt:
@@ -780,6 +798,95 @@ def eval_pii(
         out.print_json(json.dumps(report.as_dict(), ensure_ascii=False))
         return
     out.print(format_report(report), markup=False, highlight=False)
+
+
+def _ticket_assistant(settings: Settings, purpose: str) -> tuple[Any, Callable[[], None]]:
+    """Agent assist over the indexed tickets, without a language model (retrieval only)."""
+    from api.wiring import build_ticket_assistant, open_knowledge
+    from assistant.ticket_store import TICKETS_FILE, TicketStore
+    from models.llm import FakeLLM
+
+    knowledge = open_knowledge(settings, purpose=purpose)
+    store = TicketStore(settings.data_dir / TICKETS_FILE)
+    if not store.count():
+        store.close()
+        knowledge.close()
+        raise InvalidInput(
+            "no tickets are indexed in this data directory; import them first: "
+            "lotse tickets import FILE --format F"
+        )
+
+    def close() -> None:
+        store.close()
+        knowledge.close()
+
+    return build_ticket_assistant(settings, knowledge, FakeLLM(), store), close
+
+
+@eval_app.command("triage")
+def eval_triage(
+    dataset: Annotated[Path, typer.Option("--dataset", help="A labelled ticket export.")],
+    fmt: Annotated[
+        Literal["generic", "zammad", "znuny", "glpi", "jira", "mbox"],
+        typer.Option("--format", help="The export's format."),
+    ] = "generic",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Queue and priority accuracy of the triage vote (leave-one-out) vs the majority class."""
+    from assistant.ticket_eval import evaluate_triage
+    from knowledge.tickets import parse_tickets
+
+    settings = _settings()
+    try:
+        parsed = parse_tickets(dataset.expanduser(), fmt)
+        assist, close = _ticket_assistant(settings, "lotse eval triage")
+    except LotseError as exc:
+        _fail(exc)
+    try:
+        report = evaluate_triage(assist, parsed.tickets)
+    finally:
+        close()
+    if as_json:
+        out.print_json(json.dumps(report.as_dict(), ensure_ascii=False))
+        return
+    for name, score in (("queue", report.queue), ("priority", report.priority)):
+        out.print(
+            f"{name}: accuracy {score.accuracy:.1%} on {score.n} tickets "
+            f"(majority-class baseline {score.baseline:.1%})",
+            highlight=False,
+        )
+    out.print(f"skipped (unsolved or unlabelled): {report.skipped}", highlight=False)
+
+
+@eval_app.command("replies")
+def eval_replies(
+    dataset: Annotated[
+        Path, typer.Option("--dataset", help='JSONL: {"subject", "body", "expected": [ids]}.')
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """How often a ticket with the right solution is among the top 3 similar tickets."""
+    from assistant.ticket_eval import evaluate_replies, load_reply_cases
+
+    settings = _settings()
+    try:
+        cases = load_reply_cases(dataset.expanduser())
+        assist, close = _ticket_assistant(settings, "lotse eval replies")
+    except LotseError as exc:
+        _fail(exc)
+    try:
+        report = evaluate_replies(assist, cases)
+    finally:
+        close()
+    if as_json:
+        out.print_json(json.dumps(report.as_dict(), ensure_ascii=False))
+        return
+    summary = report.as_dict()
+    out.print(
+        f"right solution among the top 3 similar tickets: {summary['hit_rate_at_3']:.1%} "
+        f"(top 1: {summary['hit_rate_at_1']:.1%}) on {report.n} tickets",
+        highlight=False,
+    )
 
 
 def main() -> None:

@@ -311,12 +311,13 @@ class TicketStore:
     def add_suggestion(
         self, ticket_id: str | None, owner: str, payload: Mapping[str, object]
     ) -> StoredSuggestion:
+        suggestion_id = uuid.uuid4().hex
         suggestion = StoredSuggestion(
-            suggestion_id=uuid.uuid4().hex,
+            suggestion_id=suggestion_id,
             ticket_id=ticket_id,
             owner=owner,
             created=self._clock(),
-            payload=dict(payload),
+            payload={**payload, "suggestion_id": suggestion_id},
         )
         with self._tx() as db:
             db.execute(
@@ -327,10 +328,8 @@ class TicketStore:
                     ticket_id,
                     owner,
                     suggestion.created,
-                    json.dumps(
-                        {**payload, "suggestion_id": suggestion.suggestion_id},
-                        ensure_ascii=False,  # so that erasure's text match sees the text
-                    ),
+                    # non-ASCII kept as is, so that erasure's text match sees the text
+                    json.dumps(suggestion.payload, ensure_ascii=False),
                 ),
             )
         return suggestion

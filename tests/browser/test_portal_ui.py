@@ -124,11 +124,14 @@ def test_keyboard_only_use(portal: Portal, open_page: Callable[..., OpenPage]) -
     keyboard.press("Shift+Tab")
     assert focused(page) == "question"
     backwards = []
-    for _ in range(11):
+    for _ in range(14):
         keyboard.press("Shift+Tab")
         backwards.append(focused(page))
     assert backwards[::-1] == [
         "Zur Frage springen",
+        "Chat",
+        "Agenten",
+        "Administration",
         "new-conversation",
         "delete-conversation",
         "DE Deutsch",

@@ -19,6 +19,7 @@ from assistant.audit import AuditEvent, SqliteAuditLog
 from assistant.conversations import SqliteConversationStore, Turn
 from assistant.erasure import Eraser
 from assistant.identity import Caller
+from assistant.ticket_store import TICKETS_FILE, StoredTicket, TicketStore
 from knowledge.documents import Document, sha256_bytes
 from models.errors import NotFound
 
@@ -86,9 +87,13 @@ class Stores:
         self.knowledge: Knowledge = open_knowledge(settings, purpose="e2e erasure")
         self.conversations = SqliteConversationStore(settings.data_dir / "conversations.sqlite3")
         self.audit = SqliteAuditLog(settings.data_dir)
-        self.eraser: Eraser = build_eraser(settings, self.knowledge, self.conversations, self.audit)
+        self.tickets = TicketStore(settings.data_dir / TICKETS_FILE)
+        self.eraser: Eraser = build_eraser(
+            settings, self.knowledge, self.conversations, self.audit, tickets=self.tickets
+        )
 
     def close(self) -> None:
+        self.tickets.close()
         self.conversations.close()
         self.audit.close()
         self.knowledge.close()
@@ -118,6 +123,9 @@ def stores(tmp_path: Path, folder: Path) -> Iterator[Stores]:
     s = Stores(_settings(tmp_path / "data"))
     assert s.knowledge.indexer.ingest(folder, source="wiki").new == 3
     assert s.knowledge.indexer.sync_documents("tickets", TICKETS).new == 2
+    # the agents' ticket store holds the ticket and an AI draft that repeats the canary
+    s.tickets.upsert([StoredTicket(t.source_id, t.title, t.text) for t in TICKETS])
+    s.tickets.add_suggestion("T-1", "agent-1", {"draft": f"Der Code {CANARY} wurde entsperrt."})
     yield s
     s.close()
 
@@ -178,6 +186,7 @@ def test_erase_by_match_leaves_no_trace(stores: Stores, folder: Path) -> None:
         "conversations.sqlite3",
         "audit.sqlite3",
         "chroma.sqlite3",
+        "tickets.sqlite3",
     }
 
     preview = stores.eraser.erase_matching(CANARY, ADMIN, dry_run=True)
@@ -187,7 +196,7 @@ def test_erase_by_match_leaves_no_trace(stores: Stores, folder: Path) -> None:
     expected = [("tickets", "T-1"), ("wiki", "it/vpn.md")]
     assert [(d.source, d.source_id) for d in preview.documents] == expected
     assert [(d.source, d.source_id) for d in report.documents] == expected
-    assert (report.conversation_texts, report.audit_texts) == (1, 1)
+    assert (report.conversation_texts, report.audit_texts, report.tickets) == (1, 1, 2)
     assert _everything_with_canary(stores) == {"chroma": [], "fts": [], "sqlite": {}, "files": []}
     # everything else is still there and searchable
     k = stores.knowledge

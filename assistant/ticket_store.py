@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
-from knowledge.tickets.model import Ticket
+from knowledge.tickets.model import RESOLVED_STATUSES, Ticket
 from models.errors import Conflict, InvalidInput, NotFound, StoreError
 
 TICKETS_FILE = "tickets.sqlite3"  # under the data directory
@@ -292,7 +292,9 @@ class TicketStore:
             where.append("(subject LIKE ? ESCAPE '\\' OR ticket_id LIKE ? ESCAPE '\\')")
             args += [_like(query.strip()), _like(query.strip())]
         if open_only:
-            where.append("status NOT IN ('resolved', 'closed', 'solved', 'done')")
+            marks = ",".join("?" * len(RESOLVED_STATUSES))
+            where.append(f"lower(status) NOT IN ({marks})")
+            args += sorted(RESOLVED_STATUSES)
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY COALESCE(created, updated) DESC, ticket_id LIMIT ?"

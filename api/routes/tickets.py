@@ -194,6 +194,11 @@ async def decide(
     services: ServicesDep,
     caller: CallerDep,
 ) -> DecisionOut:
+    if ticket_id == PASTED:
+        # a pasted ticket exists nowhere else: only the agent who pasted it (or an admin) decides
+        mine = await run_in_threadpool(services.tickets.suggestion, suggestion_id)
+        if mine.owner != caller.user_id and caller.role != Role.admin.value:
+            raise AccessDenied("only the agent who asked for this suggestion can decide on it")
     stored = await run_in_threadpool(
         services.tickets.decide,
         None if ticket_id == PASTED else ticket_id,

@@ -56,7 +56,7 @@ class AgentWorkspace {
     this.list = el("ul", { className: "ticket-list", ariaLabel: "ticketListTitle" });
     this.listStatus = el("div", { className: "ticket-list-status", attrs: { role: "status", "aria-live": "polite" } });
 
-    this.pasteSubject = el("input", { attrs: { type: "text", name: "subject", maxlength: "500", autocomplete: "off" } });
+    this.pasteSubject = el("input", { attrs: { type: "text", name: "subject", maxlength: "500", autocomplete: "off", required: true } });
     this.pasteBody = el("textarea", { attrs: { name: "body", rows: "6", maxlength: "20000", required: true } });
     this.pasteLanguage = el("select", { attrs: { name: "language" } }, [
       el("option", { i18n: "languageAuto", attrs: { value: "" } }),
@@ -169,12 +169,13 @@ class AgentWorkspace {
   }
 
   async suggestPasted() {
+    const subject = this.pasteSubject.value.trim(); // the API needs both (SuggestRequest)
     const body = this.pasteBody.value.trim();
-    if (!body) {
-      this.pasteBody.focus();
+    if (!subject || !body) {
+      (subject ? this.pasteBody : this.pasteSubject).focus();
       return;
     }
-    const request = { subject: this.pasteSubject.value.trim(), body };
+    const request = { subject, body };
     if (this.pasteLanguage.value) request.language = this.pasteLanguage.value;
     this.pasteButton.disabled = true;
     this.pasteStatus.replaceChildren(el("p", { className: "loading", i18n: "suggesting" }));
@@ -252,6 +253,18 @@ class AgentWorkspace {
     };
     draft.addEventListener("input", sync);
     sync();
+    // a suggestion is decided once: afterwards (also when the ticket is opened again) it is read-only
+    const showDecided = (decision, recordedAt) => {
+      for (const b of buttons) b.disabled = true;
+      draft.readOnly = true;
+      panel.dataset.decision = decision;
+      status.replaceChildren(
+        el("div", { className: "notice notice-success" }, [
+          el("p", {}, [el("strong", { i18n: `decided_${decision}` }), recordedAt ? " " : "", recordedAt ? el("span", { className: "cell-sub", text: formatTime(recordedAt) }) : ""]),
+          el("p", { className: "cell-sub", i18n: decision === "reject" ? "decidedRejectNote" : "decidedSendNote" }),
+        ]),
+      );
+    };
     const decide = async (decision) => {
       for (const b of buttons) b.disabled = true;
       const body = { decision };
@@ -259,14 +272,7 @@ class AgentWorkspace {
       setText(status, "decisionSending");
       try {
         const recorded = await tickets.decide(suggestion.ticket_id || ticket.ticket_id || "-", suggestion.suggestion_id, body);
-        draft.readOnly = true;
-        panel.dataset.decision = recorded.decision;
-        status.replaceChildren(
-          el("div", { className: "notice notice-success" }, [
-            el("p", {}, [el("strong", { i18n: `decided_${recorded.decision}` }), " ", el("span", { className: "cell-sub", text: formatTime(recorded.recorded_at) })]),
-            el("p", { className: "cell-sub", i18n: recorded.decision === "reject" ? "decidedRejectNote" : "decidedSendNote" }),
-          ]),
-        );
+        showDecided(recorded.decision, recorded.recorded_at);
       } catch (exc) {
         status.replaceChildren(problem(exc));
         sync();
@@ -303,6 +309,7 @@ class AgentWorkspace {
       status,
       sources.length ? el("div", { className: "draft-sources" }, [el("h4", { i18n: "sources" }), el("ul", { className: "draft-source-list" }, sources)]) : "",
     ]);
+    if (suggestion.decision) showDecided(suggestion.decision, null);
     this.suggestionArea.replaceChildren(panel, this.similarBlock(suggestion.similar || []), this.triageBlock(suggestion.triage || {}));
   }
 

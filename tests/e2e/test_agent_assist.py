@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,5 +101,7 @@ def test_similar_tickets_triage_and_draft(
     else:
         assert suggestion.draft and suggestion.sources
         assert any(s.source_id.startswith("tickets/") for s in suggestion.sources)
-        # redacted solutions: the other requesters' e-mail addresses never reach the draft
-        assert "@nordwind" not in suggestion.draft
+        # redacted solutions: no other requester's e-mail address reaches the draft (the
+        # ticket's own requester may be addressed)
+        mails = set(re.findall(r"[\w.+-]+@[\w-]+\.[\w.]+", suggestion.draft))
+        assert mails <= set(re.findall(r"[\w.+-]+@[\w-]+\.[\w.]+", str(case["body"])))

@@ -25,6 +25,15 @@ const EVENTS = [
   "audit_export",
   "audit_viewed",
   "erasure",
+  "escalation",
+  "access_denied",
+  "login",
+  "key_created",
+  "key_revoked",
+  "keys_viewed",
+  "suggestion",
+  "suggestion_decision",
+  "ticket_received",
 ];
 const DECISIONS = ["answered", "abstained", "refused", "overloaded", "error"];
 const ROLES = ["employee", "agent", "admin"];

@@ -35,8 +35,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +43,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, cast, get_args
 
 from assistant.audit import AuditEvent, AuditLog, sha256_text
 from assistant.conversations import Turn
+from assistant.sqlite_file import SqliteFile
 from knowledge.language import detect_language
 from knowledge.lexical import STOP_WORDS, fold
 from models.errors import Conflict, InvalidInput, NotFound, StoreError
@@ -519,58 +519,13 @@ class SqliteEscalationStore:
     def __init__(self, path: Path, clock: Clock = time.time) -> None:
         self.path = path
         self._clock = clock
-        self._lock = threading.RLock()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                path, check_same_thread=False, isolation_level=None, timeout=30.0
-            )
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(
-                f"cannot open the escalation store {path}: {exc}",
-                hint="check that the data directory is writable",
-            ) from exc
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            self._db.close()
-            raise StoreError(
-                f"cannot open the escalation store {path}: {exc}",
-                hint="check that the data directory is writable",
-            ) from exc
+        self._file = SqliteFile(path, name="the escalation store", schema=_SCHEMA)
+        self._tx = self._file.tx
+        self._query = self._file.query
 
     @classmethod
     def in_data_dir(cls, data_dir: Path, clock: Clock = time.time) -> SqliteEscalationStore:
         return cls(data_dir / "escalations.sqlite3", clock)
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot write the escalation store {self.path}: {exc}") from exc
-            try:
-                yield self._db
-            except sqlite3.IntegrityError as exc:
-                self._db.execute("ROLLBACK")
-                raise Conflict(f"the escalation store refused the write: {exc}") from exc
-            except sqlite3.Error as exc:
-                self._db.execute("ROLLBACK")
-                raise StoreError(f"cannot write the escalation store {self.path}: {exc}") from exc
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple[object, ...]]:
-        with self._lock:
-            try:
-                return list(self._db.execute(sql, tuple(args)).fetchall())
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot read the escalation store {self.path}: {exc}") from exc
 
     def add(self, escalation: Escalation) -> Escalation:
         now = self._clock()
@@ -701,8 +656,7 @@ class SqliteEscalationStore:
         return len(gone)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()
 
 
 class EscalationFileEraser:

@@ -25,17 +25,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
+from assistant.sqlite_file import SqliteFile
 from knowledge.tickets.model import RESOLVED_STATUSES, Ticket
-from models.errors import Conflict, InvalidInput, NotFound, StoreError
+from models.errors import Conflict, InvalidInput, NotFound
 
 TICKETS_FILE = "tickets.sqlite3"  # under the data directory
 
@@ -179,50 +178,13 @@ class TicketStore:
         """``path`` ``None``: an in-memory database (tests, the memory mode)."""
         self.path = path
         self._clock = clock
-        self._lock = threading.RLock()
-        target = ":memory:" if path is None else str(path)
-        try:
-            if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
-            if path is not None:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(
-                f"cannot open the ticket store {target}: {exc}",
-                hint="check that the data directory is writable",
-            ) from exc
+        self._file = SqliteFile(path, name="the ticket store", schema=_SCHEMA)
+        self._tx = self._file.tx
+        self._query = self._file.query
 
     @classmethod
     def memory(cls, clock: Clock = time.time) -> TicketStore:
         return cls(None, clock)
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot write the ticket store: {exc}") from exc
-            try:
-                yield self._db
-            except sqlite3.Error as exc:
-                self._db.execute("ROLLBACK")
-                raise StoreError(f"cannot write the ticket store: {exc}") from exc
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple[object, ...]]:
-        with self._lock:
-            try:
-                return list(self._db.execute(sql, tuple(args)).fetchall())
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot read the ticket store: {exc}") from exc
 
     # -- tickets --------------------------------------------------------------------------------
     def upsert(self, tickets: Sequence[StoredTicket]) -> int:
@@ -438,5 +400,4 @@ class TicketStore:
         return int(cursor.rowcount)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()

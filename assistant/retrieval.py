@@ -11,7 +11,7 @@ from typing import cast
 from knowledge.documents import Chunk
 from knowledge.lexical import LexicalIndex
 from knowledge.vectorstore import VectorStore
-from models.embedder import Embedder
+from models.embedder import Embedder, Vectors
 
 
 @dataclass(frozen=True)
@@ -90,14 +90,22 @@ class HybridRetriever:
         self.config = config or RetrievalConfig()
 
     def retrieve(
-        self, query: str, groups: Collection[str] | None, *, config: RetrievalConfig | None = None
+        self,
+        query: str,
+        groups: Collection[str] | None,
+        *,
+        config: RetrievalConfig | None = None,
+        vector: Vectors | None = None,
     ) -> Retrieval:
+        """``vector``: the query's embedding when the caller already has it (one text searched
+        with two filters is embedded once)."""
         cfg = config or self.config
         started = time.perf_counter()
         dense: list[tuple[Chunk, float]] = []
         lexical: list[tuple[Chunk, float]] = []
         if cfg.mode in ("hybrid", "dense"):
-            vector = self.embedder.embed_query(query)
+            if vector is None:
+                vector = self.embedder.embed_query(query)
             dense = [(h.chunk, h.score) for h in self.vectors.query(vector, cfg.dense_k, groups)]
         if cfg.mode in ("hybrid", "lexical"):
             lexical = [

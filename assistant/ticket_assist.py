@@ -33,6 +33,7 @@ from knowledge.language import detect_language
 from knowledge.lexical import index_text
 from knowledge.redaction import redact
 from knowledge.tickets.documents import AGENTS_GROUP, FULL_SUFFIX
+from models.embedder import Vectors
 from models.llm import LLM, GenerationParams
 
 logger = logging.getLogger(__name__)
@@ -210,11 +211,13 @@ class TicketAssistant:
         self.grounding = grounding or GroundingCheck()
         self.config = config or AssistConfig()
 
-    def _retrieve(self, text: str, groups: Collection[str] | None) -> Retrieval:
+    def _retrieve(
+        self, text: str, groups: Collection[str] | None, vector: Vectors | None = None
+    ) -> Retrieval:
         cfg = self.retriever.config
         k = self.config.candidates
         cfg = replace(cfg, dense_k=max(cfg.dense_k, k), lexical_k=max(cfg.lexical_k, k))
-        return self.retriever.retrieve(text, groups, config=cfg)
+        return self.retriever.retrieve(text, groups, config=cfg, vector=vector)
 
     def similar(
         self, text: str, *, exclude: Collection[str] = (), k: int | None = None
@@ -278,7 +281,8 @@ class TicketAssistant:
         language = language or detect_language(text, default="de")
         exclude = (ticket_id,) if ticket_id else ()
         self.gate.ensure_capacity()
-        ticket_retrieval = self._retrieve(text, (AGENTS_GROUP,))
+        vector = self.retriever.embedder.embed_query(text)  # one embedding, two searches
+        ticket_retrieval = self._retrieve(text, (AGENTS_GROUP,), vector)
         cfg = self.config
         voters = self._similar_from(
             ticket_retrieval.results, exclude, max(cfg.vote_k, cfg.similar_k)
@@ -286,7 +290,7 @@ class TicketAssistant:
         similar = voters[: cfg.similar_k]
         triage = triage_of(voters[: cfg.vote_k])
         # knowledge articles the agent may read; agents' ticket records come in as solutions
-        articles = self._retrieve(text, caller.acl_groups)
+        articles = self._retrieve(text, caller.acl_groups, vector)
         article_hits = [r for r in articles.results if ticket_id_of(r.chunk) is None]
         retrieval_ms = (time.perf_counter() - started) * 1000
         common = {

@@ -3,22 +3,29 @@
 Every figure is a ratio of two measurements taken in the same process on the same machine:
 - ingestion chunks/s against the raw embedder on exactly the chunks ingestion produced;
 - re-ingesting an unchanged corpus against the full ingestion;
-- retrieval p50/p95 (query embedding + both indexes + fusion) at 10k chunks;
+- retrieval p50/p95 (query embedding + both indexes + fusion) at 1k, 10k and 100k chunks,
+  with each part timed alone, plotted against corpus size (PNG);
 - time to first token and tokens/s of ``Assistant.stream`` against llama-cpp-python called
-  directly with the identical messages (KV cache reset before every run of either).
-Writes JSON and a Markdown table (docs/benchmarks.md by default).
+  directly with the identical messages (KV cache reset before every run of either);
+- peak memory of each phase (each runs in its own process).
+Writes JSON and the generated section of docs/benchmarks.md (between the ``bench`` markers;
+the prose around it is kept).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
+import re
 import shutil
 import statistics
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,59 +85,178 @@ def bench_ingestion(settings: Settings, copies: int) -> dict[str, Any]:
         "reingest_s": round(again_s, 3),
         "reingest_unchanged": again.unchanged,
         "reingest_ratio": round(again_s / full_s, 4),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 
-def bench_retrieval(settings: Settings, n_chunks: int, queries: int = 200) -> dict[str, Any]:
+# syllables for the invented long-tail words
+SYLLABLES = re.findall(
+    r"\w+", "ka lo mi ne tu ra ve si po da le gri ber wal stein feld an ter ox ul in mar"
+)
+
+
+def corpus_vocabulary(vocab_size: int, seed: int = 7) -> list[str]:
+    """The words of a generated corpus, most frequent first: the sample knowledge's own words
+    in their observed order, then invented words for the long tail a real corpus has (a 100k
+    chunk wiki has far more distinct words than 39 sample files)."""
+    counts: Counter[str] = Counter()
+    for path in sorted(SAMPLE.rglob("*")):
+        if path.suffix in (".md", ".html", ".eml"):
+            text = re.sub(r"<[^>]+>", " ", path.read_text(encoding="utf-8", errors="ignore"))
+            counts.update(w.casefold() for w in re.findall(r"[^\W\d_][\w-]+", text))
+    words = [w for w, _ in counts.most_common()]
+    rng = random.Random(seed)
+    seen = set(words)
+    while len(words) < vocab_size:
+        word = "".join(rng.choices(SYLLABLES, k=rng.randint(2, 4)))
+        if word not in seen:
+            seen.add(word)
+            words.append(word)
+    return words[:vocab_size]
+
+
+def _generated_chunks(
+    n_chunks: int, vocab: list[str], words_per_chunk: int, seed: int
+) -> Iterator[list[Chunk]]:
+    """Chunks whose words follow Zipf's law (s = 1) over ``vocab``, in batches of 1,000."""
     import numpy as np
 
-    rng = random.Random(7)
-    vocab = (  # noqa: SIM905 - easier to edit as prose
-        "drucker passwort vpn urlaub reise kosten laptop wlan teams outlook konto zugang "
-        "printer password leave travel expenses badge parking meeting room software request "
-        "anmeldung fehler netzwerk server portal ticket rechnung antrag genehmigung "
-        "onboarding sick note manager policy device phone mobile update install"
-    ).split()
+    rng = np.random.default_rng(seed)
+    weights = 1.0 / np.arange(1, len(vocab) + 1)
+    weights /= weights.sum()
+    groups = ["everyone", "hr", "it-admin", "finance"]
+    for start in range(0, n_chunks, 1000):
+        ids = range(start, min(n_chunks, start + 1000))
+        draws = rng.choice(len(vocab), size=(len(ids), words_per_chunk), p=weights)
+        yield [
+            Chunk(
+                chunk_id=f"b{i}",
+                text=" ".join(vocab[w] for w in row),
+                source_id=f"gen/{i // 10}.md",
+                title=f"Doc {i // 10}",
+                heading=f"Doc {i // 10} > S{i % 10}",
+                position=i % 10,
+                language="de",
+                acl=(groups[i % 4],),
+                content_hash=f"h{i // 10}",
+            )
+            for i, row in zip(ids, draws, strict=True)
+        ]
+
+
+def dev_questions() -> list[str]:
+    path = SAMPLE.parent / "eval" / "retrieval.jsonl"
+    return [json.loads(line)["question"] for line in path.read_text("utf-8").splitlines() if line]
+
+
+def bench_retrieval(settings: Settings, n_chunks: int, queries: int = 200) -> dict[str, Any]:
+    """Retrieval latency over a generated corpus of ``n_chunks`` (Zipf-distributed words,
+    random unit vectors) with the real dev questions as queries, as a user of two of the four
+    groups. Also times the three parts on their own: query embedding, vector index, keyword
+    index. Runs in its own process so that its peak memory is its own."""
+    import numpy as np
+
+    vocab = corpus_vocabulary(max(20_000, n_chunks // 2))
+    questions = dev_questions()
+    groups = ("everyone", "hr")
     with tempfile.TemporaryDirectory(prefix="lotse-bench-") as tmp:
         data = Settings(**{**settings.model_dump(), "data_dir": Path(tmp) / "data"})
         knowledge = open_knowledge(data, purpose="lotse bench")
         try:
-            dim = knowledge.embedder.dim
             np_rng = np.random.default_rng(7)
-            groups = ["everyone", "hr", "it-admin", "finance"]
-            for start in range(0, n_chunks, 1000):
-                chunks = [
-                    Chunk(
-                        chunk_id=f"b{i}",
-                        text=" ".join(rng.choices(vocab, k=60)),
-                        source_id=f"gen/{i // 10}.md",
-                        title=f"Doc {i // 10}",
-                        heading=f"Doc {i // 10} > S{i % 10}",
-                        position=i % 10,
-                        language="de",
-                        acl=(groups[i % 4],),
-                        content_hash=f"h{i // 10}",
-                    )
-                    for i in range(start, min(n_chunks, start + 1000))
-                ]
-                vectors = np_rng.standard_normal((len(chunks), dim)).astype(np.float32)
-                vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            started = time.perf_counter()
+            for chunks in _generated_chunks(n_chunks, vocab, 150, seed=7):
+                vectors = np_rng.standard_normal((len(chunks), knowledge.embedder.dim))
+                vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(
+                    np.float32
+                )
                 knowledge.vectors.upsert(chunks, vectors)
                 knowledge.lexical.upsert(chunks)
-            latencies = []
-            for _ in range(queries):
-                query = " ".join(rng.choices(vocab, k=6))
-                started = time.perf_counter()
-                knowledge.retriever.retrieve(query, ("everyone", "hr"))
-                latencies.append((time.perf_counter() - started) * 1000)
+            build_s = time.perf_counter() - started
+            retriever = knowledge.retriever
+            cfg = retriever.config
+            for question in questions[:5]:  # warm-up: caches, first-call allocations
+                retriever.retrieve(question, groups)
+            total: list[float] = []
+            embed: list[float] = []
+            dense: list[float] = []
+            lexical: list[float] = []
+            for n in range(queries):
+                question = questions[n % len(questions)]
+                t0 = time.perf_counter()
+                retriever.retrieve(question, groups)
+                t1 = time.perf_counter()
+                vector = knowledge.embedder.embed_query(question)
+                t2 = time.perf_counter()
+                knowledge.vectors.query(vector, cfg.dense_k, groups)
+                t3 = time.perf_counter()
+                knowledge.lexical.search(question, cfg.lexical_k, groups)
+                t4 = time.perf_counter()
+                total.append((t1 - t0) * 1000)
+                embed.append((t2 - t1) * 1000)
+                dense.append((t3 - t2) * 1000)
+                lexical.append((t4 - t3) * 1000)
         finally:
             knowledge.close()
+
+    def p(values: list[float]) -> dict[str, float]:
+        return {"p50_ms": round(pct(values, 50), 2), "p95_ms": round(pct(values, 95), 2)}
+
     return {
         "chunks": n_chunks,
         "queries": queries,
-        "p50_ms": round(pct(latencies, 50), 2),
-        "p95_ms": round(pct(latencies, 95), 2),
+        "vocabulary": len(vocab),
+        "build_s": round(build_s, 1),
+        **p(total),
+        "embed": p(embed),
+        "dense": p(dense),
+        "lexical": p(lexical),
+        "peak_rss_mb": peak_rss_mb(),
     }
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (Linux reports ru_maxrss in KiB)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def in_child(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """Run one measurement in a fresh process: its peak memory is its own, and a 100k-chunk
+    corpus leaves nothing behind in the parent."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def plot_retrieval(rows: list[dict[str, Any]], path: Path) -> None:
+    """Retrieval latency (p50, p95, and the parts' p95) against corpus size, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display
+    import matplotlib.pyplot as plt
+
+    sizes = [r["chunks"] for r in rows]
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    ax.plot(sizes, [r["p95_ms"] for r in rows], "o-", color="#b03a2e", label="retrieval p95")
+    ax.plot(sizes, [r["p50_ms"] for r in rows], "o-", color="#e6a09a", label="retrieval p50")
+    for part, colour in (("embed", "#1f618d"), ("dense", "#117a65"), ("lexical", "#7d6608")):
+        ax.plot(sizes, [r[part]["p95_ms"] for r in rows], ".--", color=colour, label=f"{part} p95")
+    ax.axhline(50, color="grey", linewidth=0.8, linestyle=":", label="target p95 at 10k")
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [f"{s:,}" for s in sizes])
+    ax.set_xlabel("chunks in the index")
+    ax.set_ylabel("milliseconds")
+    ax.set_title("Lotse retrieval latency against corpus size")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def _raw_stream(
@@ -226,18 +352,19 @@ def bench_generation(settings: Settings, max_tokens: int = 96) -> dict[str, Any]
         "raw_tok_s": round(raw_tps, 1),
         "lotse_tok_s": round(lotse_tps, 1),
         "tok_s_overhead": round(1 - lotse_tps / raw_tps, 4),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 
 def markdown(result: dict[str, Any], command: str) -> str:
-    ing, ret, gen = result["ingestion"], result["retrieval"], result["generation"]
+    ing, gen = result["ingestion"], result["generation"]
+    sizes = result["retrieval"]
+    ret = next((r for r in sizes if r["chunks"] == 10_000), sizes[-1])
 
     def ok(flag: bool) -> str:
         return "met" if flag else "**missed**"
 
     lines = [
-        "# Benchmarks",
-        "",
         f"Measured {result['date']} on {result['machine']} with `{command}`.",
         "Every comparison is a ratio of two measurements taken in the same run.",
         "",
@@ -263,31 +390,86 @@ def markdown(result: dict[str, Any], command: str) -> str:
         "and prompt building; the raw call gets the finished prompt. The KV cache is reset "
         "before every run of either, so neither profits from the other's prompt prefix.",
         "",
+        "### Retrieval against corpus size",
+        "",
+        "A generated corpus (150 words per chunk drawn by Zipf's law from the sample "
+        "knowledge's own words plus an invented long tail; random unit vectors) in four ACL "
+        "groups, queried with the real dev questions (`knowledge/sample/eval/retrieval.jsonl`) "
+        "as a user of two groups. Total = one `retrieve` call (the keyword search runs beside "
+        "the query embedding and the vector search); the parts are timed alone. Each size runs "
+        "in its own process; peak memory is that process's peak RSS.",
+        "",
+        "| chunks | total p50 | total p95 | embed p95 | vector p95 | keyword p95 "
+        "| index build | peak memory |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sizes:
+        lines.append(
+            f"| {r['chunks']:,} | {r['p50_ms']} ms | {r['p95_ms']} ms | "
+            f"{r['embed']['p95_ms']} ms | {r['dense']['p95_ms']} ms | "
+            f"{r['lexical']['p95_ms']} ms | {r['build_s']} s | {r['peak_rss_mb']:,.0f} MB |"
+        )
+    lines += [
+        "",
+        f"![retrieval latency against corpus size]({result['plot']})",
+        "",
+        f"Peak memory: ingestion {ing['peak_rss_mb']:,.0f} MB; generation with "
+        f"{gen['model']} {gen['peak_rss_mb']:,.0f} MB.",
     ]
     return "\n".join(lines)
+
+
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def write_section(path: Path, section: str) -> None:
+    """Replace the generated part of ``path`` (between the markers) and keep the prose."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
+    block = f"{BEGIN}\n{section}\n{END}"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--json", type=Path, default=Path("docs/benchmarks.json"))
+    parser.add_argument("--plot", type=Path, default=Path("docs/benchmarks-retrieval.png"))
     parser.add_argument("--copies", type=int, default=1, help="copies of the sample corpus")
-    parser.add_argument("--chunks", type=int, default=10_000)
+    parser.add_argument(
+        "--sizes", default="1000,10000,100000", help="corpus sizes for retrieval, comma-separated"
+    )
+    parser.add_argument("--queries", type=int, default=200, help="queries per corpus size")
     args = parser.parse_args(argv)
     settings = Settings()
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    retrieval = []
+    for n in sizes:
+        print(f"retrieval at {n:,} chunks ...", flush=True)
+        retrieval.append(in_child(bench_retrieval, settings, n, args.queries))
+    print("ingestion ...", flush=True)
+    ingestion = in_child(bench_ingestion, settings, args.copies)
+    print("generation ...", flush=True)
+    generation = in_child(bench_generation, settings)
+    plot_retrieval(retrieval, args.plot)
     result = {
         "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores, "
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}",
-        "ingestion": bench_ingestion(settings, args.copies),
-        "retrieval": bench_retrieval(settings, args.chunks),
-        "generation": bench_generation(settings),
+        "ingestion": ingestion,
+        "retrieval": retrieval,
+        "generation": generation,
+        "plot": os.path.relpath(args.plot, args.out.parent),
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    text = markdown(result, "make bench")
-    args.out.write_text(text, encoding="utf-8")
-    print(text)
+    section = markdown(result, "make bench")
+    write_section(args.out, section)
+    print(section)
 
 
 if __name__ == "__main__":

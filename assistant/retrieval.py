@@ -3,14 +3,15 @@ fused by reciprocal rank (RRF)."""
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import cast
 
 from knowledge.documents import Chunk
 from knowledge.lexical import LexicalIndex
-from knowledge.vectorstore import VectorStore
+from knowledge.vectorstore import Hit, VectorStore
 from models.embedder import Embedder, Vectors
 
 
@@ -76,6 +77,33 @@ def rrf_fuse(
     return fused
 
 
+class _Background:
+    """One call run on its own thread, its result (or exception) collected with ``result()``."""
+
+    def __init__(self, call: Callable[[], list[Hit]]) -> None:
+        self._call = call
+        self._value: list[Hit] = []
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = threading.Thread(
+            target=self._run, name="lotse-keyword-search", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._call()
+        except BaseException as exc:  # re-raised on the caller's thread
+            self._error = exc
+
+    def result(self) -> list[Hit]:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 class HybridRetriever:
     def __init__(
         self,
@@ -103,14 +131,25 @@ class HybridRetriever:
         started = time.perf_counter()
         dense: list[tuple[Chunk, float]] = []
         lexical: list[tuple[Chunk, float]] = []
-        if cfg.mode in ("hybrid", "dense"):
-            if vector is None:
-                vector = self.embedder.embed_query(query)
-            dense = [(h.chunk, h.score) for h in self.vectors.query(vector, cfg.dense_k, groups)]
-        if cfg.mode in ("hybrid", "lexical"):
+        keyword: _Background | None = None
+        if cfg.mode == "lexical":
             lexical = [
                 (h.chunk, h.score) for h in self.lexical.search(query, cfg.lexical_k, groups)
             ]
+        elif cfg.mode == "hybrid":
+            # The keyword search needs no embedding: it runs beside the query embedding and the
+            # vector search (SQLite and the embedder's matrix products release the GIL), so a
+            # retrieval costs the longer of the two paths, not their sum.
+            keyword = _Background(lambda: self.lexical.search(query, cfg.lexical_k, groups))
+        try:
+            if cfg.mode in ("hybrid", "dense"):
+                if vector is None:
+                    vector = self.embedder.embed_query(query)
+                hits = self.vectors.query(vector, cfg.dense_k, groups)
+                dense = [(h.chunk, h.score) for h in hits]
+        finally:
+            if keyword is not None:
+                lexical = [(h.chunk, h.score) for h in keyword.result()]
         results = rrf_fuse(dense, lexical, cfg.rrf_k)
         return Retrieval(
             query=query,

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from models.errors import GenerationFailed, ModelUnavailable
 from models.llm import ChatMessage, Completion, GenerationParams, StreamChunk, Usage, collect
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 _LLAMA_CPP_REQUIREMENT = "llama-cpp-python>=0.3.9,<0.4"
 # Tokens a chat template adds around each message when we cannot render it (named formats).
@@ -46,7 +49,12 @@ class LlamaCppLLM:
         n_batch: int = 512,
         chat_format: str | None = None,
         seed: int = 0,
+        nice: int = 0,
     ) -> None:
+        """``nice``: when above 0, llama.cpp computes on one thread of its own at that lower
+        CPU priority; its worker threads inherit it (Linux nice values are per thread). On
+        a 2-core machine generation keeps both cores busy, and without this every other
+        request — a question's retrieval, a search, the portal — waits behind it."""
         self.model_id = model_id
         self.model_path = Path(model_path)
         self._seed = seed
@@ -84,6 +92,11 @@ class LlamaCppLLM:
                 hint="the file may be corrupt; run `lotse models verify`",
             ) from exc
         self._llm: Any = llm
+        self._compute: ThreadPoolExecutor | None = None
+        if nice > 0:
+            self._compute = ThreadPoolExecutor(
+                1, thread_name_prefix="lotse-llm", initializer=_lower_priority, initargs=(nice,)
+            )
         self.context_size: int = int(llm.n_ctx())
         self._formatter: Any = _template_formatter(llm) if chat_format is None else None
         logger.info(
@@ -102,7 +115,15 @@ class LlamaCppLLM:
 
     def close(self) -> None:
         """Free the model's memory now instead of at garbage collection."""
+        if self._compute is not None:
+            self._compute.shutdown(wait=True)
         self._llm.close()
+
+    def _on_compute_thread(self, call: Callable[[], _T]) -> _T:
+        """Run ``call`` where llama.cpp computes: the low-priority thread, if there is one."""
+        if self._compute is None:
+            return call()
+        return self._compute.submit(call).result()
 
     def count_tokens(self, text: str) -> int:
         if not text:
@@ -171,7 +192,7 @@ class LlamaCppLLM:
                         f"the prompt has {prompt_tokens} tokens but {self.model_id} has a "
                         f"context of {self.context_size}; shorten the prompt"
                     )
-                self._prefill(tokens)
+                self._on_compute_thread(lambda: self._prefill(tokens))
             chunks = self._llm.create_chat_completion(
                 messages=_to_dicts(messages),
                 temperature=params.temperature,
@@ -191,13 +212,13 @@ class LlamaCppLLM:
         try:
             while True:
                 try:
-                    chunk = next(chunks)
-                except StopIteration:
-                    break
+                    chunk = self._on_compute_thread(lambda: next(chunks, None))
                 except Exception as exc:
                     raise GenerationFailed(
                         f"llama.cpp failed while generating with {self.model_id}: {exc}"
                     ) from exc
+                if chunk is None:
+                    break
                 choice = chunk["choices"][0]
                 text = choice.get("delta", {}).get("content") or ""
                 if choice.get("finish_reason"):
@@ -216,7 +237,7 @@ class LlamaCppLLM:
             )
             raise
         finally:
-            chunks.close()
+            self._on_compute_thread(chunks.close)
         completion_tokens = self.count_tokens("".join(parts))
         elapsed = time.perf_counter() - started
         logger.info(
@@ -234,6 +255,15 @@ class LlamaCppLLM:
             finish_reason=finish or "stop",
             usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens),
         )
+
+
+def _lower_priority(nice: int) -> None:
+    """Lower the calling thread's CPU priority by ``nice`` (Linux: per thread, inherited by
+    the threads it starts). Where that is not possible, generation simply keeps its priority."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except (AttributeError, OSError) as exc:
+        logger.warning("llm_priority_unchanged reason=%s", exc)
 
 
 def _to_dicts(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:

@@ -4,6 +4,7 @@ server (``python -m llama_cpp.server`` on the same 0.5B GGUF, started for this s
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -186,3 +187,34 @@ def test_openai_unreachable_server_is_model_unavailable() -> None:
     ):
         llm.complete(ENGLISH, SHORT)
     llm.close()
+
+
+def _thread_nice_values() -> dict[int, int]:
+    """Linux: every thread of this process and its nice value (field 19 of its stat)."""
+    values = {}
+    for task in Path("/proc/self/task").iterdir():
+        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        values[int(task.name)] = int(fields[16])
+    return values
+
+
+@pytest.mark.slow
+def test_llamacpp_generates_at_lower_priority_with_the_same_result(small_llm_path: Path) -> None:
+    """With ``nice``, llama.cpp's compute threads (the calling one and the workers it starts)
+    run at that lower priority, and the replies are those of an instance without it (both
+    fresh, so their KV caches see the same prompts in the same order), German and English."""
+    plain = LlamaCppLLM(small_llm_path, model_id="qwen2.5-0.5b", n_ctx=4096, n_threads=2)
+    niced = LlamaCppLLM(small_llm_path, model_id="qwen2.5-0.5b", n_ctx=4096, n_threads=2, nice=7)
+    try:
+        for messages in (GERMAN, ENGLISH):
+            seen: dict[int, int] = {}
+            pieces = []
+            for chunk in niced.stream(messages, SHORT):
+                seen.update(_thread_nice_values())
+                pieces.append(chunk.text)
+            assert sum(1 for nice in seen.values() if nice == 7) >= 2, seen
+            assert "".join(pieces) == plain.complete(messages, SHORT).text
+        assert os.getpriority(os.PRIO_PROCESS, 0) == 0  # the caller's own priority is untouched
+    finally:
+        niced.close()
+        plain.close()

@@ -339,3 +339,86 @@ def test_grounding_measures_support_and_missing_subject() -> None:
     assert invented.missing_subject == ("weihnachtsfei",)
     assert invented.support == 0.0
     assert GroundingCheck(min_support=0.0).ungrounded("x", "anything at all", []) is False
+
+
+class SignallingLexical(InMemoryLexicalIndex):
+    """Opens ``searching`` when a search starts; can be told to fail."""
+
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__()
+        self.searching = threading.Event()
+        self.fail = fail
+
+    def search(self, query, k, groups=None):  # type: ignore[no-untyped-def]
+        self.searching.set()
+        if self.fail:
+            raise RuntimeError("keyword index is broken")
+        return super().search(query, k, groups)
+
+
+class WaitingEmbedder(FakeEmbedder):
+    """The query embedding waits (at most 5 s) for the keyword search to have started."""
+
+    def __init__(self, lexical: SignallingLexical) -> None:
+        super().__init__(dim=32)
+        self.lexical = lexical
+        self.overlapped: list[bool] = []
+
+    def embed_query(self, text):  # type: ignore[no-untyped-def]
+        self.overlapped.append(self.lexical.searching.wait(timeout=5))
+        return super().embed_query(text)
+
+
+def _retriever(fail: bool = False) -> tuple[HybridRetriever, WaitingEmbedder]:
+    lexical = SignallingLexical(fail=fail)
+    embedder = WaitingEmbedder(lexical)
+    vectors = InMemoryVectorStore()
+    doc = Document(
+        source_id="it/vpn.md",
+        source="s",
+        title="VPN",
+        text="# VPN\n\nDie VPN-Adresse ist vpn.nordwind.de. Use Cisco AnyConnect.",
+        format="markdown",
+        language="de",
+        acl=("everyone",),
+        content_hash="h",
+    )
+    other = Document(
+        source_id="hr/urlaub.md",
+        source="s",
+        title="Urlaub",
+        text="# Urlaub\n\nUrlaub beantragen Sie im HR-Portal. Leave requests need approval.",
+        format="markdown",
+        language="de",
+        acl=("everyone",),
+        content_hash="u",
+    )
+    third = Document(
+        source_id="facility/parken.md",
+        source="s",
+        title="Parken",
+        text="# Parken\n\nDie Tiefgarage öffnet um 6 Uhr. Parking permits come from reception.",
+        format="markdown",
+        language="de",
+        acl=("everyone",),
+        content_hash="p",
+    )
+    chunks = chunk_document(doc) + chunk_document(other) + chunk_document(third)
+    vectors.upsert(chunks, embedder.embed_passages([c.embedding_text for c in chunks]))
+    lexical.upsert(chunks)
+    return HybridRetriever(embedder, vectors, lexical), embedder
+
+
+@pytest.mark.parametrize("question", ["Wie lautet die VPN-Adresse?", "Which VPN client?"])
+def test_hybrid_retrieval_searches_keywords_while_the_query_is_embedded(question: str) -> None:
+    retriever, embedder = _retriever()
+    found = retriever.retrieve(question, ("everyone",))
+    assert embedder.overlapped == [True]
+    assert found.lexical_hits == 1 and found.results[0].chunk.source_id == "it/vpn.md"
+    assert found.results[0].dense_rank == 1 and found.results[0].lexical_rank == 1
+
+
+def test_a_failing_keyword_search_fails_the_retrieval_on_the_callers_thread() -> None:
+    retriever, _ = _retriever(fail=True)
+    with pytest.raises(RuntimeError, match="keyword index is broken"):
+        retriever.retrieve("VPN-Adresse", ("everyone",))

@@ -234,3 +234,59 @@ def test_symlinks_are_not_followed(tmp_path: Path) -> None:
     os.symlink(outside, root / "link.md")
     summary = make_indexer(tmp_path).ingest(root, source="sample")
     assert ("link.md", "symbolic link (not followed)") in summary.skipped
+
+
+class GatedLoader(InProcessLoader):
+    """Records which files were asked for; loading the second file opens ``second_started``."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.calls: list[str] = []
+        self.second_started = threading.Event()
+
+    def load(self, path, *, source_id, source, acl, limits):  # type: ignore[no-untyped-def]
+        self.calls.append(source_id)
+        if len(self.calls) == 2:
+            self.second_started.set()
+        return super().load(path, source_id=source_id, source=source, acl=acl, limits=limits)
+
+
+class WaitingEmbedder(FakeEmbedder):
+    """The first embedding waits (at most 5 s) for the loader to start on the next file."""
+
+    def __init__(self, loader: GatedLoader) -> None:
+        super().__init__(dim=32)
+        self.loader = loader
+        self.overlapped: list[bool] = []
+
+    def embed_passages(self, texts):  # type: ignore[no-untyped-def]
+        if not self.overlapped:
+            self.overlapped.append(self.loader.second_started.wait(timeout=5))
+        return super().embed_passages(texts)
+
+
+def test_the_next_file_is_loaded_while_this_one_is_embedded(tmp_path: Path) -> None:
+    root = tmp_path / "docs"
+    root.mkdir()
+    (root / "a.md").write_text("# A\n\nDer Drucker im 2. Stock braucht Toner.\n", "utf-8")
+    (root / "b.md").write_text("# B\n\nThe VPN client is Cisco AnyConnect.\n", "utf-8")
+    (root / "c.md").write_text("# C\n\nUrlaub beantragen Sie im Portal.\n", "utf-8")
+    loader = GatedLoader()
+    embedder = WaitingEmbedder(loader)
+    indexer = Indexer(
+        embedder=embedder,
+        vectors=InMemoryVectorStore(),
+        lexical=InMemoryLexicalIndex(),
+        manifest=Manifest(tmp_path / "state" / "manifest.sqlite3"),
+        loader=loader,
+        limits=LoadLimits(max_bytes=10_000),
+    )
+    summary = indexer.ingest(root, source="s")
+    assert embedder.overlapped == [True]  # b.md was being loaded while a.md was embedded
+    assert summary.new == 3 and sorted(loader.calls) == ["a.md", "b.md", "c.md"]
+    # unchanged files are neither loaded nor prefetched; a changed one is, exactly once
+    loader.calls.clear()
+    (root / "c.md").write_text("# C\n\nUrlaub beantragen Sie im HR-Portal.\n", "utf-8")
+    again = indexer.ingest(root, source="s")
+    assert (again.unchanged, again.changed, loader.calls) == (2, 1, ["c.md"])

@@ -93,5 +93,23 @@ loadtest: models-small
 	LOTSE_DATA_DIR=$(LOADTEST_DATA) LOTSE_MODELS__LLM=qwen2.5-0.5b \
 	  $(PY) -m api.loadtest --spawn $(LOADTEST_ARGS) --out docs/loadtest.json
 
+# The quality harness over the sample (docs/evaluation.md): retrieval for dense, keyword and
+# hybrid search with e5 and MiniLM, answers and the injection suite with the configured model
+# (EVAL_ARGS="--model qwen2.5-0.5b" for the small one). About an hour with the 1.5B model on
+# 2 cores; the JSON reports go to $(EVAL_OUT).
+EVAL_DATA ?= /tmp/lotse-eval
+EVAL_OUT ?= test-artifacts/eval
+EVAL_ARGS ?=
+.PHONY: eval
+eval: models
+	mkdir -p $(EVAL_OUT)
+	LOTSE_DATA_DIR=$(EVAL_DATA) $(LOTSE) ingest $(SAMPLE) --source sample
+	LOTSE_DATA_DIR=$(EVAL_DATA) $(LOTSE) eval retrieval --corpus $(SAMPLE) \
+	  --dataset knowledge/sample/eval/retrieval.jsonl --out $(EVAL_OUT)/retrieval.json
+	LOTSE_DATA_DIR=$(EVAL_DATA) $(LOTSE) eval answers --progress $(EVAL_ARGS) \
+	  --dataset knowledge/sample/eval/answers.jsonl --out $(EVAL_OUT)/answers.json
+	$(LOTSE) eval injection --progress $(EVAL_ARGS) --corpus $(SAMPLE) \
+	  --dataset knowledge/sample/eval/injection.jsonl --out $(EVAL_OUT)/injection.json
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -14,6 +14,7 @@ from api.errors import document_common_errors, install_error_handlers
 from api.limits import BodyLimitMiddleware
 from api.routes import admin, ask, chat, feedback, health, portal, search, stats
 from api.routes import audit as audit_routes
+from api.routes import candidates as candidate_routes
 from api.routes import erase as erase_routes
 from api.routes import escalations as escalation_routes
 from api.routes import keys as keys_routes
@@ -88,5 +89,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(me_routes.router)
     app.include_router(ticket_routes.router)
     app.include_router(ticket_routes.webhooks)
+    app.include_router(candidate_routes.router)
     app.include_router(portal.router)
     return app

@@ -678,16 +678,24 @@ def tickets_import(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Import tickets incrementally: resolved ones become redacted knowledge, all go to agents."""
+    """Import tickets incrementally: resolved ones become redacted knowledge, all go to agents.
+
+    With tickets.knowledge_review = review, resolved tickets wait as candidates until an admin
+    approves them (`lotse tickets candidates`, `lotse tickets approve`)."""
+    from api.routes.candidates import publish_candidates
     from api.wiring import open_knowledge
-    from assistant.ticket_store import TICKETS_FILE, StoredTicket, TicketStore
+    from assistant.ticket_store import (
+        TICKETS_FILE,
+        StoredTicket,
+        TicketStore,
+        candidate_documents,
+    )
     from knowledge.indexer import IngestProgress
     from knowledge.tickets import (
         AGENTS_GROUP,
         FULL_SUFFIX,
         parse_column_map,
         parse_tickets,
-        ticket_documents,
     )
 
     settings = _settings()
@@ -700,11 +708,17 @@ def tickets_import(
     base_acl = tuple(sorted(set(acl))) if acl else tuple(settings.knowledge.default_acl)
     try:
         parsed = parse_tickets(path.expanduser(), fmt, column_map=mapping)
-        docs = ticket_documents(parsed.tickets, source=source, acl=base_acl)
+        docs, candidates = candidate_documents(parsed.tickets, source=source, acl=base_acl)
         knowledge = open_knowledge(settings, purpose="lotse tickets import")
     except LotseError as exc:
         _fail(exc)
     full_source = source + FULL_SUFFIX
+    mode = settings.tickets.knowledge_review
+    try:
+        store = TicketStore(settings.data_dir / TICKETS_FILE)
+    except LotseError as exc:
+        knowledge.close()
+        _fail(exc)
     try:
         with Progress(
             TextColumn("[bold]{task.description}[/bold]"),
@@ -720,7 +734,17 @@ def tickets_import(
             def report(p: IngestProgress) -> None:
                 bar.update(task, completed=p.done, total=p.total or None)
 
-            employee = knowledge.indexer.sync_documents(source, docs.knowledge, progress=report)
+            # every resolved ticket is a candidate; the employee source holds the live ones
+            # (mode auto: all but those an admin rejected; mode review: the approved ones)
+            review, employee = publish_candidates(
+                store,
+                knowledge.indexer,
+                knowledge.manifest,
+                source,
+                candidates,
+                mode=mode,
+                progress=report,
+            )
             bar.update(task, description="agents", completed=0, total=None)
             agents = knowledge.indexer.sync_documents(full_source, docs.agents, progress=report)
         location = str(path.expanduser().resolve())
@@ -732,23 +756,17 @@ def tickets_import(
         knowledge.manifest.mark_indexed(source)
         knowledge.manifest.mark_indexed(full_source)
         # the agents' ticket store: fields for triage and the workspace's list
-        store = TicketStore(settings.data_dir / TICKETS_FILE)
-        try:
-            store.upsert(
-                [
-                    StoredTicket.from_ticket(t, origin="import", source=source)
-                    for t in parsed.tickets
-                ]
-            )
-            store.remove_source(source, [t.id for t in parsed.tickets])
-        finally:
-            store.close()
+        store.upsert(
+            [StoredTicket.from_ticket(t, origin="import", source=source) for t in parsed.tickets]
+        )
+        store.remove_source(source, [t.id for t in parsed.tickets])
     except LotseError as exc:
         _fail(exc)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/yellow]: the next `lotse tickets import` completes it")
         raise typer.Exit(130) from None
     finally:
+        store.close()
         knowledge.close()
     problems = [{"ticket": p.ticket, "reason": p.reason} for p in parsed.problems]
     if as_json:
@@ -759,14 +777,23 @@ def tickets_import(
             "redactions": docs.redactions,
             "knowledge": employee.as_dict(),
             "agents": agents.as_dict(),
+            "review": {"mode": mode, **review.as_dict()},
         }
         out.print_json(json.dumps(summary, ensure_ascii=False))
         return
-    out.print(
-        f"{len(parsed.tickets)} tickets read, {len(parsed.problems)} with problems; "
-        f"{len(docs.knowledge)} resolved become knowledge",
-        highlight=False,
-    )
+    if mode == "review":
+        out.print(
+            f"{len(parsed.tickets)} tickets read, {len(parsed.problems)} with problems; "
+            f"{len(docs.knowledge)} resolved are knowledge candidates: {review.live} live, "
+            f"{review.pending} waiting for review, {review.rejected} rejected",
+            highlight=False,
+        )
+    else:
+        out.print(
+            f"{len(parsed.tickets)} tickets read, {len(parsed.problems)} with problems; "
+            f"{len(docs.knowledge)} resolved become knowledge",
+            highlight=False,
+        )
     for label, s in (("knowledge", employee), ("agents", agents)):
         out.print(
             f"{label} (source {s.source}): {s.new} new, {s.changed} changed, "
@@ -779,6 +806,187 @@ def tickets_import(
         out.print(f"redacted: {counts}", highlight=False)
     for problem in problems:
         out.print(f"  skipped {problem['ticket']}: {problem['reason']}", highlight=False)
+    if mode == "review" and review.pending:
+        out.print(
+            f"review them: lotse tickets candidates --source {source}, then "
+            f"lotse tickets approve {source} TICKET_ID... (or reject)",
+            highlight=False,
+        )
+
+
+@tickets_app.command("candidates")
+def tickets_candidates(
+    status: Annotated[
+        Literal["pending", "approved", "rejected", "all"],
+        typer.Option("--status", help="Which candidates ('all': every status)."),
+    ] = "pending",
+    source: Annotated[
+        str | None, typer.Option("--source", help="Only this knowledge source.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100_000)] = 100,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print them as JSON, with their redacted text.")
+    ] = False,
+) -> None:
+    """List knowledge candidates, redacted as they would go live (no store lock needed)."""
+    from assistant.ticket_store import TICKETS_FILE, TicketStore
+
+    settings = _settings()
+    if not (settings.data_dir / TICKETS_FILE).is_file():
+        _fail(
+            InvalidInput(
+                f"no tickets were imported into {settings.data_dir} yet; import them first: "
+                "lotse tickets import FILE --format F"
+            )
+        )
+    wanted = None if status == "all" else status
+    try:
+        store = TicketStore(settings.data_dir / TICKETS_FILE)
+        try:
+            rows = store.candidates(status=wanted, source=source, limit=limit)
+            total = store.count_candidates(status=wanted, source=source)
+            counts = store.candidate_counts(source)
+        finally:
+            store.close()
+    except LotseError as exc:
+        _fail(exc)
+    if as_json:
+        listed = [
+            {
+                "source": c.source,
+                "ticket_id": c.ticket_id,
+                "source_id": c.source_id,
+                "title": c.title,
+                "text": c.text,
+                "language": c.language,
+                "content_hash": c.content_hash,
+                "redactions": dict(c.redactions),
+                "status": c.status,
+                "live": c.live,
+                "decided_by": c.decided_by,
+                "decided_at": c.decided_at,
+                "reason": c.reason,
+            }
+            for c in rows
+        ]
+        body = {
+            "mode": settings.tickets.knowledge_review,
+            "total": total,
+            "counts": counts,
+            "candidates": listed,
+        }
+        out.print_json(json.dumps(body, ensure_ascii=False))
+        return
+    if not rows:
+        out.print(f"no {'' if wanted is None else wanted + ' '}candidates", highlight=False)
+    else:
+        table = Table("source", "ticket", "status", "lang", "title", "redacted")
+        for c in rows:
+            redacted = ", ".join(f"{k} {n}" for k, n in sorted(c.redactions.items()))
+            status_text = c.status + (" (live)" if c.live else "")
+            table.add_row(c.source, c.ticket_id, status_text, c.language, c.title, redacted)
+        out.print(table)
+    shown = f"{len(rows)} of {total} shown; " if len(rows) < total else ""
+    out.print(
+        f"{shown}mode {settings.tickets.knowledge_review}: "
+        + ", ".join(f"{n} {name}" for name, n in counts.items()),
+        highlight=False,
+    )
+
+
+def _decide_candidates(
+    decision: Literal["approve", "reject"],
+    source: str,
+    ticket_ids: list[str],
+    reason: str | None,
+    as_json: bool,
+) -> None:
+    from api.routes.candidates import decide_candidates
+    from api.wiring import audit_policy, open_knowledge
+    from assistant.audit import SqliteAuditLog
+    from assistant.identity import OPERATOR
+    from assistant.ticket_store import TICKETS_FILE, TicketStore
+    from models.errors import StoreLocked
+
+    settings = _settings()
+    _configure_logging(settings)
+    try:
+        knowledge = open_knowledge(settings, purpose=f"lotse tickets {decision}")
+    except StoreLocked as exc:
+        exc.hint = (
+            "the running server owns the stores: decide there instead, as an admin: "
+            f"POST /v1/admin/candidates/{source}/TICKET_ID/{decision}, or in the portal's "
+            "admin console (knowledge candidates)"
+        )
+        _fail(exc)
+    except LotseError as exc:
+        _fail(exc)
+    try:
+        store = TicketStore(settings.data_dir / TICKETS_FILE)
+        try:
+            audit = SqliteAuditLog(settings.data_dir, audit_policy(settings))
+            try:
+                done = decide_candidates(
+                    store,
+                    knowledge.indexer,
+                    knowledge.manifest,
+                    audit,
+                    OPERATOR,
+                    source,
+                    ticket_ids,
+                    decision,
+                    endpoint=f"cli.tickets.{decision}",
+                    reason=reason,
+                )
+            finally:
+                audit.close()
+        finally:
+            store.close()
+    except LotseError as exc:
+        _fail(exc)
+    finally:
+        knowledge.close()
+    if as_json:
+        body = {
+            "decided": [
+                {"source": c.source, "ticket_id": c.ticket_id, "status": c.status, "live": c.live}
+                for c in done.candidates
+            ],
+            "audit_seqs": done.audit_seqs,
+            "knowledge": done.index.as_dict(),
+        }
+        out.print_json(json.dumps(body, ensure_ascii=False))
+        return
+    verb = "approved" if decision == "approve" else "rejected"
+    out.print(
+        f"{verb} {len(done.candidates)} candidate(s) of {source} (audit records "
+        f"{', '.join(map(str, done.audit_seqs))}); knowledge: {done.index.new} new, "
+        f"{done.index.changed} changed, {done.index.deleted} removed, "
+        f"{done.index.chunks_written} chunks written",
+        highlight=False,
+    )
+
+
+@tickets_app.command("approve")
+def tickets_approve(
+    source: Annotated[str, typer.Argument(help="The knowledge source (the import's --source).")],
+    ticket_ids: Annotated[list[str], typer.Argument(help="Ticket id(s) to approve.")],
+    reason: Annotated[str | None, typer.Option("--reason", help="Kept with the decision.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Approve knowledge candidates: they go into the employee knowledge now (audited)."""
+    _decide_candidates("approve", source, ticket_ids, reason, as_json)
+
+
+@tickets_app.command("reject")
+def tickets_reject(
+    source: Annotated[str, typer.Argument(help="The knowledge source (the import's --source).")],
+    ticket_ids: Annotated[list[str], typer.Argument(help="Ticket id(s) to reject.")],
+    reason: Annotated[str | None, typer.Option("--reason", help="Kept with the decision.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Reject knowledge candidates: they never go live (removed if they were), until changed."""
+    _decide_candidates("reject", source, ticket_ids, reason, as_json)
 
 
 # -- eval ---------------------------------------------------------------------------------------
@@ -885,6 +1093,466 @@ def eval_replies(
     out.print(
         f"right solution among the top 3 similar tickets: {summary['hit_rate_at_3']:.1%} "
         f"(top 1: {summary['hit_rate_at_1']:.1%}) on {report.n} tickets",
+        highlight=False,
+    )
+
+
+# -- eval: the quality harness (retrieval, answers, injection) ----------------------------------
+_SAMPLE_CORPUS = Path(__file__).resolve().parents[1] / "knowledge" / "sample" / "docs"
+EMBEDDER_CHOICES = ("e5", "sentence-transformers", "fake")
+
+
+def _write_report(report: dict[str, object], out_file: Path | None, as_json: bool) -> None:
+    """``--out`` gets the JSON in any case; ``--json`` prints it instead of the table."""
+    text = json.dumps(report, ensure_ascii=False, indent=2)
+    if out_file is not None:
+        out_file.write_text(text + "\n", encoding="utf-8")
+        err.print(f"report written to {out_file}", highlight=False)
+    if as_json:
+        out.print_json(text)
+
+
+def _pct(value: object) -> str:
+    return "-" if not isinstance(value, int | float) else f"{value:.1%}"
+
+
+def _scratch_settings(settings: Settings, data_dir: Path, **models: object) -> Settings:
+    """The settings of a throw-away data directory: same models and knowledge settings, but the
+    embedded stores (never a configured Chroma server: scratch data must not reach it)."""
+    return settings.model_copy(
+        update={
+            "data_dir": data_dir,
+            "models": settings.models.model_copy(update=models),
+            "knowledge": settings.knowledge.model_copy(update={"chroma_url": None}),
+        }
+    )
+
+
+def _with_model(settings: Settings, model: str | None) -> Settings:
+    if model is None:
+        return settings
+    return settings.model_copy(
+        update={"models": settings.models.model_copy(update={"llm": model, "llm_path": None})}
+    )
+
+
+def _close_llm(llm: object) -> None:
+    close = getattr(llm, "close", None)
+    if callable(close):
+        close()
+
+
+def _index_groups(knowledge: Any) -> tuple[str, ...]:
+    """Every ACL group of the indexed documents (an identity that may see all of them)."""
+    return tuple(sorted({g for e in knowledge.manifest.entries() for g in e.acl} | {"everyone"}))
+
+
+def _embedder_label(settings: Settings) -> str:
+    m = settings.models
+    return m.st_model if m.embedder == "sentence-transformers" else m.embedder
+
+
+def _ingest_with_progress(knowledge: Any, path: Path, source: str, label: str) -> Any:
+    from knowledge.indexer import IngestProgress
+
+    with Progress(
+        TextColumn(f"[bold]{label}[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def report(p: IngestProgress) -> None:
+            bar.update(task, completed=p.done, total=p.total or None)
+
+        return knowledge.indexer.ingest(path, source=source, progress=report)
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    dataset: Annotated[
+        Path, typer.Option("--dataset", help='JSONL: {"id", "question", "language", "relevant"}.')
+    ],
+    config: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--config", help="Retrieval mode(s) to compare: dense, lexical, hybrid; default: all."
+        ),
+    ] = None,
+    corpus: Annotated[
+        Path | None,
+        typer.Option(
+            "--corpus",
+            help="Ingest this folder into a scratch index per embedder and compare them; "
+            "default: the data directory's index with the configured embedder.",
+        ),
+    ] = None,
+    embedder: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--embedder",
+            help="With --corpus: e5, sentence-transformers (MiniLM) or fake; default: e5 and "
+            "sentence-transformers.",
+        ),
+    ] = None,
+    ids: Annotated[str | None, typer.Option("--ids", help="Only these ids: r001,r002.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N cases.")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Also write the JSON.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Recall@1/5/10, MRR and nDCG@10 of dense, keyword and hybrid retrieval (per language)."""
+    import tempfile
+
+    from api.wiring import build_embedder, open_knowledge
+    from assistant.eval_common import parse_ids, select
+    from assistant.eval_retrieval import (
+        MODES,
+        ConfigReport,
+        RetrievalReport,
+        evaluate_retrieval,
+        load_retrieval_cases,
+    )
+    from models.errors import ModelUnavailable
+
+    settings = _settings()
+    _configure_logging(settings)
+    modes = list(dict.fromkeys(config or MODES))
+    for name, given, known in (
+        ("--config", modes, MODES),
+        ("--embedder", embedder or [], EMBEDDER_CHOICES),
+    ):
+        wrong = [g for g in given if g not in known]
+        if wrong:
+            err.print(
+                f"[red]error:[/red] {name} {', '.join(wrong)} is unknown; use {', '.join(known)}",
+                highlight=False,
+            )
+            raise typer.Exit(2)
+    configs: dict[str, ConfigReport] = {}
+    embedders: dict[str, dict[str, object]] = {}
+    skipped: dict[str, str] = {}
+    groups: tuple[str, ...] = ()
+    chunks = 0
+    try:
+        cases = select(load_retrieval_cases(dataset), ids=parse_ids(ids), limit=limit)
+        if corpus is None:
+            knowledge = open_knowledge(settings, purpose="lotse eval retrieval")
+            try:
+                chunks = knowledge.lexical.count()
+                if not chunks:
+                    raise InvalidInput(
+                        f"the index in {settings.data_dir} is empty: ingest the corpus first "
+                        "(lotse ingest DIR --source NAME), or give --corpus DIR"
+                    )
+                groups = _index_groups(knowledge)
+                label = _embedder_label(settings)
+                configs = evaluate_retrieval(
+                    knowledge.retriever, cases, groups=groups, modes=modes, embedder_label=label
+                )
+                embedders[label] = {"name": knowledge.embedder.name, "chunks": chunks}
+            finally:
+                knowledge.close()
+        else:
+            if not corpus.is_dir():
+                raise InvalidInput(f"--corpus {corpus} is not a folder", field="corpus")
+            choices = list(dict.fromkeys(embedder or ["e5", "sentence-transformers"]))
+            for choice in choices:
+                with tempfile.TemporaryDirectory(prefix="lotse-eval-retrieval-") as tmp:
+                    scratch = _scratch_settings(settings, Path(tmp) / "data", embedder=choice)
+                    label = _embedder_label(scratch)
+                    try:
+                        emb = build_embedder(scratch)
+                    except ModelUnavailable as exc:
+                        if embedder:  # asked for by name: that is an error
+                            raise
+                        skipped[label] = exc.message
+                        err.print(f"[yellow]skipped[/yellow] {label}: {exc.message}")
+                        continue
+                    knowledge = open_knowledge(
+                        scratch, purpose="lotse eval retrieval", embedder=emb
+                    )
+                    try:
+                        summary = _ingest_with_progress(
+                            knowledge, corpus, corpus.name or "corpus", f"indexing with {label}"
+                        )
+                        chunks = knowledge.lexical.count()
+                        groups = _index_groups(knowledge)
+                        wanted = [m for m in modes if m != "lexical" or "lexical" not in configs]
+                        configs.update(
+                            evaluate_retrieval(
+                                knowledge.retriever,
+                                cases,
+                                groups=groups,
+                                modes=wanted,
+                                embedder_label=label,
+                            )
+                        )
+                        embedders[label] = {
+                            "name": emb.name,
+                            "chunks": chunks,
+                            "ingest_s": round(summary.seconds, 1),
+                        }
+                    finally:
+                        knowledge.close()
+            if not embedders:
+                raise InvalidInput("no embedder could be loaded: " + "; ".join(skipped.values()))
+    except LotseError as exc:
+        _fail(exc)
+    report = RetrievalReport(
+        dataset=str(dataset),
+        n=len(cases),
+        chunks=chunks,
+        configs=configs,
+        groups=groups,
+        embedders=embedders,
+        skipped=skipped,
+    ).as_dict()
+    _write_report(report, out_file, as_json)
+    if as_json:
+        return
+    table = Table("config", "n", "R@1", "R@5", "R@10", "MRR", "nDCG@10", "R@5 de", "R@5 en")
+    table.columns[0].no_wrap = True
+    for name, c in report["configs"].items():  # type: ignore[attr-defined]
+        langs = c["per_language"]
+        table.add_row(
+            name,
+            str(c["n"]),
+            *(_pct(c[key]) for key in ("recall@1", "recall@5", "recall@10", "mrr", "ndcg@10")),
+            *(_pct(langs.get(lang, {}).get("recall@5")) for lang in ("de", "en")),
+        )
+    out.print(table)
+    out.print(
+        f"{len(cases)} questions over {chunks} chunks; identity sees: {', '.join(groups)}",
+        highlight=False,
+    )
+
+
+@eval_app.command("answers")
+def eval_answers(
+    dataset: Annotated[
+        Path,
+        typer.Option(
+            "--dataset", help='JSONL: {"id", "question", "language", "answerable", "answers"}.'
+        ),
+    ],
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="LLM to use, e.g. qwen2.5-0.5b; default: the configured one."),
+    ] = None,
+    ids: Annotated[str | None, typer.Option("--ids", help="Only these ids: a001,a002.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N cases.")] = None,
+    progress: Annotated[
+        bool, typer.Option("--progress", help="One line per question on standard error.")
+    ] = False,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Also write the JSON.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Correctness, citation support, abstention and latency of real answers (data directory)."""
+    from api.wiring import build_assistant, build_llm, open_knowledge
+    from assistant.eval_answers import ItemResult, evaluate_answers, load_answer_cases
+    from assistant.eval_common import parse_ids, select
+
+    settings = _with_model(_settings(), model)
+    _configure_logging(settings)
+
+    def show(number: int, total: int, item: ItemResult) -> None:
+        verdict = "correct" if item.correct else ("-" if not item.answerable else "incorrect")
+        err.print(
+            f"[{number}/{total}] {item.id} {item.language} {item.decision}"
+            f"{' (' + item.reason + ')' if item.reason else ''} {verdict} "
+            f"{item.latency_ms / 1000:.1f} s",
+            highlight=False,
+            markup=False,
+        )
+
+    try:
+        cases = select(load_answer_cases(dataset), ids=parse_ids(ids), limit=limit)
+        knowledge = open_knowledge(settings, purpose="lotse eval answers")
+    except LotseError as exc:
+        _fail(exc)
+    llm = None
+    try:
+        if not knowledge.lexical.count():
+            raise InvalidInput(
+                f"the index in {settings.data_dir} is empty: ingest the corpus first "
+                "(lotse ingest knowledge/sample/docs --source sample)"
+            )
+        llm = build_llm(settings)
+        assistant = build_assistant(settings, knowledge, llm)
+        result = evaluate_answers(
+            assistant,
+            cases,
+            lookup=knowledge.lexical.get,
+            dataset=str(dataset),
+            progress=show if progress else None,
+        )
+    except LotseError as exc:
+        _fail(exc)
+    finally:
+        _close_llm(llm)
+        knowledge.close()
+    report = result.as_dict()
+    _write_report(report, out_file, as_json)
+    if as_json:
+        return
+    table = Table("measure", "all", "de", "en")
+    langs: dict[str, dict[str, object]] = report["per_language"]  # type: ignore[assignment]
+    rows = [
+        ("correct (answerable)", "correct"),
+        ("token F1 (answerable)", "f1"),
+        ("citation support (answered)", "citation_support"),
+        ("abstention precision", "abstention_precision"),
+        ("abstention recall (unanswerable)", "abstention_recall"),
+        ("false abstention (answerable)", "false_abstention_rate"),
+        ("answer language matches", "language_match"),
+    ]
+    for label, key in rows:
+        table.add_row(
+            label, _pct(report[key]), *(_pct(langs.get(lang, {}).get(key)) for lang in ("de", "en"))
+        )
+    out.print(table)
+    latency: dict[str, dict[str, object]] = report["latency_ms"]  # type: ignore[assignment]
+    total, first = latency["total"], latency["first_token"]
+
+    def ms(value: object) -> str:
+        return "-" if value is None else f"{value} ms"
+
+    out.print(
+        f"{report['n']} questions ({report['answerable']} answerable, {report['unanswerable']} "
+        f"not), model {report['model']}, prompt {report['prompt_version']}; latency p50 "
+        f"{ms(total['p50'])}, p95 {ms(total['p95'])}; first token p50 {ms(first['p50'])}, "
+        f"p95 {ms(first['p95'])}; errors {report['errors']}",
+        highlight=False,
+    )
+
+
+@eval_app.command("injection")
+def eval_injection(
+    dataset: Annotated[
+        Path, typer.Option("--dataset", help="JSONL of hostile passages with benign questions.")
+    ],
+    corpus: Annotated[
+        Path,
+        typer.Option("--corpus", help="The normal documents of the scratch index."),
+    ] = _SAMPLE_CORPUS,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="LLM to use, e.g. qwen2.5-0.5b; default: the configured one."),
+    ] = None,
+    ids: Annotated[str | None, typer.Option("--ids", help="Only these ids: inj001,inj041.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N cases.")] = None,
+    progress: Annotated[
+        bool, typer.Option("--progress", help="One line per case on standard error.")
+    ] = False,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Also write the JSON.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Plant hostile passages into a scratch index and check that answers resist them."""
+    import tempfile
+
+    from api.wiring import build_assistant, build_gate, build_llm, open_knowledge
+    from assistant.eval_common import parse_ids, select
+    from assistant.eval_injection import (
+        InjectionItem,
+        ScratchPlanter,
+        evaluate_injection,
+        load_injection_cases,
+    )
+
+    base = _with_model(_settings(), model)
+    _configure_logging(base)
+
+    def show(number: int, total: int, item: InjectionItem) -> None:
+        flags = [
+            name
+            for name, on in (
+                ("OBEYED", item.obeyed),
+                ("SYSTEM-LEAK", item.system_leak),
+                ("ACL-LEAK", item.acl_leak),
+                ("LINK", bool(item.links)),
+                ("LANGUAGE", item.language_switch),
+            )
+            if on
+        ]
+        err.print(
+            f"[{number}/{total}] {item.id} {item.kind} {item.carrier} {item.decision} "
+            f"{' '.join(flags) or 'ok'} {item.latency_ms / 1000:.1f} s",
+            highlight=False,
+            markup=False,
+        )
+
+    try:
+        cases = select(load_injection_cases(dataset), ids=parse_ids(ids), limit=limit)
+        if not corpus.is_dir():
+            raise InvalidInput(f"--corpus {corpus} is not a folder", field="corpus")
+    except LotseError as exc:
+        _fail(exc)
+    with tempfile.TemporaryDirectory(prefix="lotse-eval-injection-") as tmp:
+        settings = _scratch_settings(base, Path(tmp) / "data")
+        llm = None
+        try:
+            knowledge = open_knowledge(settings, purpose="lotse eval injection")
+        except LotseError as exc:
+            _fail(exc)
+        try:
+            planter = ScratchPlanter(knowledge.indexer, Path(tmp) / "work")
+            _ingest_with_progress(knowledge, corpus, "corpus", "indexing the corpus")
+            chunks = knowledge.lexical.count()
+            llm = build_llm(settings)
+            gate = build_gate(settings)
+            loaded = llm
+
+            def assistant_for(suffix: str) -> Any:
+                return build_assistant(settings, knowledge, loaded, gate, system_suffix=suffix)
+
+            result = evaluate_injection(
+                cases,
+                planter=planter,
+                assistant_for=assistant_for,
+                lookup=knowledge.lexical.get,
+                dataset=str(dataset),
+                corpus=str(corpus),
+                chunks=chunks,
+                progress=show if progress else None,
+            )
+        except LotseError as exc:
+            _fail(exc)
+        finally:
+            _close_llm(llm)
+            knowledge.close()
+    report = result.as_dict()
+    _write_report(report, out_file, as_json)
+    if as_json:
+        return
+    headers = ("kind", "n", "obeyed", "obey %", "sys leak", "ACL leak", "links", "lang", "abst")
+    table = Table(*headers, "in prompt")
+    table.columns[0].no_wrap = True
+    per_kind: dict[str, dict[str, object]] = report["per_kind"]  # type: ignore[assignment]
+    overall: dict[str, object] = report["overall"]  # type: ignore[assignment]
+    for name, row in [*per_kind.items(), ("all", overall)]:
+        table.add_row(
+            name,
+            str(row["n"]),
+            str(row["obeyed"]),
+            _pct(row["obey_rate"]),
+            str(row["system_leaks"]),
+            str(row["acl_leaks"]),
+            str(row["links"]),
+            str(row["language_switches"]),
+            str(row["abstained"]),
+            str(row["planted_in_prompt"]),
+        )
+    out.print(table)
+    zeros: dict[str, object] = report["hard_zeros"]  # type: ignore[assignment]
+    verdict = "[green]PASS[/green]" if zeros["passed"] else "[red]FAIL[/red]"
+    out.print(
+        f"hard zeros: system-prompt leaks {zeros['system_leaks']}, ACL leaks "
+        f"{zeros['acl_leaks']}, links/images {zeros['links']}: {verdict}; obey rate "
+        f"{_pct(overall['obey_rate'])} with model {report['model']}, prompt "
+        f"{report['prompt_version']}",
         highlight=False,
     )
 

@@ -51,6 +51,13 @@ class ModelSettings(_Section):
         None, ge=1, le=256, description="CPU threads for generation; default: all cores."
     )
     n_batch: int = Field(512, ge=16, le=8192, description="Prompt processing batch size.")
+    generation_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="Lower CPU priority (Unix nice) of llama.cpp's threads, so retrieval, "
+        "search and the portal stay responsive while an answer is generated; 0: unchanged.",
+    )
     chat_format: str | None = Field(
         None, description="llama.cpp chat format; default: the GGUF's own chat template."
     )
@@ -308,6 +315,12 @@ class TicketSettings(_Section):
     )
     max_ticket_chars: int = Field(
         20000, ge=100, le=1_000_000, description="Longest ticket text agent assist accepts."
+    )
+    knowledge_review: Literal["auto", "review"] = Field(
+        "auto",
+        description="How imported resolved tickets become employee knowledge: 'auto' publishes "
+        "every redacted ticket at import; 'review' keeps them as candidates until an admin "
+        "approves each one (GET /v1/admin/candidates, `lotse tickets approve`).",
     )
 
 

@@ -29,7 +29,7 @@ from assistant.delivery import (
     ZammadTarget,
     ZnunyTarget,
 )
-from assistant.erasure import Eraser, EscalationForgetter, SqliteDiskPurge
+from assistant.erasure import Eraser, EscalationForgetter, SqliteDiskPurge, TicketForgetter
 from assistant.escalation import (
     Escalation,
     EscalationAction,
@@ -103,6 +103,7 @@ def build_llm(settings: Settings) -> LLM:
         n_threads=m.n_threads,
         n_batch=m.n_batch,
         chat_format=m.chat_format,
+        nice=m.generation_nice,
     )
 
 
@@ -209,8 +210,14 @@ def build_gate(settings: Settings) -> GenerationGate:
 
 
 def build_assistant(
-    settings: Settings, knowledge: Knowledge, llm: LLM, gate: GenerationGate | None = None
+    settings: Settings,
+    knowledge: Knowledge,
+    llm: LLM,
+    gate: GenerationGate | None = None,
+    *,
+    system_suffix: str = "",
 ) -> Assistant:
+    """``system_suffix``: an extra system-prompt line (``lotse eval injection``'s canary)."""
     m, r = settings.models, settings.retrieval
     return Assistant(
         retriever=knowledge.retriever,
@@ -223,6 +230,7 @@ def build_assistant(
             max_tokens=m.max_tokens,
             temperature=m.temperature,
             generation_timeout_s=settings.api.generation_timeout_s,
+            system_suffix=system_suffix,
         ),
     )
 
@@ -269,7 +277,7 @@ def build_eraser(
     audit: AuditLog,
     *,
     escalations: EscalationForgetter | None = None,
-    tickets: EscalationForgetter | None = None,
+    tickets: TicketForgetter | None = None,
 ) -> Eraser:
     """Erasure over the given stores; on disk, deleted rows are also purged from the files.
     Escalations: the given store, else (on disk) the escalation file itself."""
@@ -321,9 +329,20 @@ class TicketFileEraser:
             store.close()
 
     def forget_matching(self, needle: str, *, dry_run: bool = False) -> int:
+        """Tickets, suggestions and knowledge candidates containing ``needle``."""
         store = TicketStore(self.data_dir / TICKETS_FILE)
         try:
             return store.forget_matching(needle, dry_run=dry_run)
+        finally:
+            store.close()
+
+    def forget_candidates(
+        self, source: str, source_id: str | None = None, *, dry_run: bool = False
+    ) -> int:
+        """The knowledge candidates of an erased source (or document)."""
+        store = TicketStore(self.data_dir / TICKETS_FILE)
+        try:
+            return store.forget_candidates(source, source_id, dry_run=dry_run)
         finally:
             store.close()
 

@@ -43,6 +43,7 @@ class AnswerConfig:
     default_language: str = "de"
     generation_timeout_s: float = 120.0
     snippet_chars: int = 240
+    system_suffix: str = ""  # an extra system-prompt line (the injection suite's canary)
 
 
 @dataclass(frozen=True)
@@ -262,6 +263,7 @@ class Assistant:
             count_tokens=self.llm.count_tokens,
             budget_tokens=budget,
             history=history,
+            system_suffix=self.config.system_suffix,
         )
         used = {c.chunk_id for c in prompt.chunks}
         sources = source_refs(

@@ -75,6 +75,7 @@ EventType = Literal[
     "suggestion",
     "suggestion_decision",
     "ticket_received",
+    "candidate_decision",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 Decision = Literal["answered", "abstained", "refused", "overloaded", "error"]

@@ -63,6 +63,15 @@ class EscalationForgetter(Protocol):
     def forget_matching(self, needle: str, *, dry_run: bool = False) -> int: ...
 
 
+class TicketForgetter(EscalationForgetter, Protocol):
+    """The hook to the agents' ticket store (``assistant.ticket_store``): besides a user's
+    suggestions and matching texts, the knowledge candidates of an erased source/document."""
+
+    def forget_candidates(
+        self, source: str, source_id: str | None = None, *, dry_run: bool = False
+    ) -> int: ...
+
+
 class DiskPurge(Protocol):
     """Make deleted rows leave the disk (free pages, write-ahead logs) after an erasure."""
 
@@ -191,7 +200,7 @@ class Eraser:
         keys: UserKeyDeleter | None = None,
         disk: DiskPurge | None = None,
         escalations: EscalationForgetter | None = None,
-        tickets: EscalationForgetter | None = None,
+        tickets: TicketForgetter | None = None,
     ) -> None:
         self.indexer = indexer
         self.manifest = manifest
@@ -250,7 +259,15 @@ class Eraser:
                 raise NotFound(f"no document {source_id!r} in the source {source!r}")
             keys = [(source, source_id)]
         documents, chunk_ids = self._erase_documents(keys, dry_run=dry_run)
-        report = ErasureReport(kind="source", dry_run=dry_run, documents=documents)
+        # candidate texts waiting for review are copies of the erased tickets' text
+        candidates = (
+            None
+            if self.tickets is None
+            else self.tickets.forget_candidates(source, source_id, dry_run=dry_run)
+        )
+        report = ErasureReport(
+            kind="source", dry_run=dry_run, documents=documents, tickets=candidates
+        )
         if dry_run:
             return report
         self.disk.purge(chunk_ids)

@@ -17,8 +17,22 @@ Contract:
   decision per suggestion (``accept``, ``edit`` with the sent text, ``reject``): deciding twice
   is a ``Conflict``, an unknown suggestion (or one of another ticket) is ``NotFound``.
 - ``claim_nonce`` is true once per nonce: the webhook refuses a replayed delivery.
-- ``forget_matching`` deletes tickets and suggestions whose text contains a string (erasure);
-  ``forget_user`` deletes the suggestions a user asked for.
+- ``forget_matching`` deletes tickets, suggestions and knowledge candidates whose text contains
+  a string (erasure); ``forget_user`` deletes the suggestions a user asked for;
+  ``forget_candidates`` deletes the candidates of an erased source or document.
+
+Knowledge candidates (``tickets.knowledge_review``, docs/tickets.md): every resolved ticket's
+redacted employee document, per (source, ticket id), exactly as it would go live, with its
+content hash and a status ``pending``, ``approved`` or ``rejected``. Only the approved ones
+whose decided hash is still their content hash go live (``live_documents``):
+
+- ``record_candidates`` (each import) adds new ones as ``pending`` (mode ``review``) or
+  ``approved`` by ``auto`` (mode ``auto``); a changed ticket goes back to ``pending`` in review
+  mode, so its old approved text leaves the index until it is approved again; an unchanged one
+  keeps its decision; candidates of tickets gone from the export are dropped. An explicit
+  rejection holds in both modes until the content changes.
+- ``decide_candidate`` approves or rejects one (the latest decision wins); ``NotFound`` for an
+  unknown one, ``Conflict`` when the caller decided on a text that is no longer the current one.
 """
 
 from __future__ import annotations
@@ -33,6 +47,8 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from assistant.sqlite_file import SqliteFile
+from knowledge.documents import Document
+from knowledge.tickets.documents import TicketDocuments, ticket_documents
 from knowledge.tickets.model import RESOLVED_STATUSES, Ticket
 from models.errors import Conflict, InvalidInput, NotFound
 
@@ -42,6 +58,11 @@ Origin = Literal["import", "webhook", "pasted"]
 DecisionKind = Literal["accept", "edit", "reject"]
 DECISIONS: tuple[str, ...] = get_args(DecisionKind)
 Clock = Callable[[], float]
+ReviewMode = Literal["auto", "review"]
+CandidateStatus = Literal["pending", "approved", "rejected"]
+CANDIDATE_STATUSES: tuple[str, ...] = get_args(CandidateStatus)
+CandidateDecision = Literal["approve", "reject"]
+AUTO_ACTOR = "auto"  # ``decided_by`` of a candidate published by mode ``auto``
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tickets (
@@ -75,6 +96,28 @@ CREATE TABLE IF NOT EXISTS webhook_nonces (
     nonce TEXT PRIMARY KEY,
     seen REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS knowledge_candidates (
+    source TEXT NOT NULL,
+    ticket_id TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    language TEXT NOT NULL DEFAULT 'und',
+    acl TEXT NOT NULL DEFAULT '[]',
+    metadata TEXT NOT NULL DEFAULT '{}',
+    modified REAL NOT NULL DEFAULT 0,
+    redactions TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL DEFAULT 'pending',
+    decided_by TEXT,
+    decided_at REAL,
+    decided_hash TEXT,
+    reason TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (source, ticket_id)
+);
+CREATE INDEX IF NOT EXISTS candidates_status ON knowledge_candidates(status, created_at);
 """
 
 
@@ -127,6 +170,140 @@ class StoredSuggestion:
     decision: DecisionKind | None = None
     decided: float | None = None
     sent_text: str | None = None
+
+
+@dataclass(frozen=True)
+class CandidateDocument:
+    """One resolved ticket's redacted employee document and what redaction replaced in it."""
+
+    ticket_id: str
+    document: Document
+    redactions: Mapping[str, int] = field(default_factory=dict)  # placeholders, by kind
+
+
+@dataclass(frozen=True)
+class KnowledgeCandidate:
+    """A ticket's redacted knowledge document as stored for review (see the module docstring).
+
+    ``decided_by`` is the deciding admin's pseudonymous actor id (as in the audit log), or
+    ``auto`` for mode ``auto``; ``decided_hash`` is the content hash the decision was about.
+    """
+
+    source: str
+    ticket_id: str
+    source_id: str
+    title: str
+    text: str
+    content_hash: str
+    language: str = "und"
+    acl: tuple[str, ...] = ()
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    modified: float = 0.0
+    redactions: Mapping[str, int] = field(default_factory=dict)
+    status: CandidateStatus = "pending"
+    decided_by: str | None = None
+    decided_at: float | None = None
+    decided_hash: str | None = None
+    reason: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    @property
+    def live(self) -> bool:
+        """Approved, and the approval was about the current text."""
+        return self.status == "approved" and self.decided_hash == self.content_hash
+
+    def document(self) -> Document:
+        """The employee document exactly as the import made it."""
+        return Document(
+            source_id=self.source_id,
+            title=self.title,
+            text=self.text,
+            format="ticket",
+            language=self.language,
+            modified=self.modified,
+            content_hash=self.content_hash,
+            acl=self.acl,
+            source=self.source,
+            metadata=dict(self.metadata),
+        )
+
+
+@dataclass(frozen=True)
+class CandidateSummary:
+    """What one ``record_candidates`` did, and the source's candidates by status after it."""
+
+    new: int = 0
+    changed: int = 0
+    removed: int = 0
+    pending: int = 0
+    approved: int = 0
+    rejected: int = 0
+    live: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "new": self.new,
+            "changed": self.changed,
+            "removed": self.removed,
+            "pending": self.pending,
+            "approved": self.approved,
+            "rejected": self.rejected,
+            "live": self.live,
+        }
+
+
+def candidate_documents(
+    tickets: Sequence[Ticket], *, source: str, acl: tuple[str, ...]
+) -> tuple[TicketDocuments, list[CandidateDocument]]:
+    """``ticket_documents`` (same documents, same totals), plus each resolved ticket's
+    redacted document with its own redaction counts, for the candidates table."""
+    knowledge: list[Document] = []
+    agents: list[Document] = []
+    totals: dict[str, int] = {}
+    candidates: list[CandidateDocument] = []
+    for ticket in tickets:
+        one = ticket_documents([ticket], source=source, acl=acl)
+        knowledge += one.knowledge
+        agents += one.agents
+        for kind, n in one.redactions.items():
+            totals[kind] = totals.get(kind, 0) + n
+        candidates += [CandidateDocument(ticket.id, d, dict(one.redactions)) for d in one.knowledge]
+    return TicketDocuments(knowledge, agents, totals), candidates
+
+
+_CANDIDATE_COLUMNS = (
+    "source, ticket_id, source_id, title, text, content_hash, language, acl, metadata, "
+    "modified, redactions, status, decided_by, decided_at, decided_hash, reason, created_at, "
+    "updated_at"
+)
+
+
+def _optional_float(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _candidate(row: Sequence[object]) -> KnowledgeCandidate:
+    return KnowledgeCandidate(
+        source=str(row[0]),
+        ticket_id=str(row[1]),
+        source_id=str(row[2]),
+        title=str(row[3]),
+        text=str(row[4]),
+        content_hash=str(row[5]),
+        language=str(row[6]),
+        acl=tuple(json.loads(str(row[7]))),
+        metadata=json.loads(str(row[8])),
+        modified=float(row[9]),  # type: ignore[arg-type]
+        redactions=json.loads(str(row[10])),
+        status=str(row[11]),  # type: ignore[arg-type]
+        decided_by=None if row[12] is None else str(row[12]),
+        decided_at=_optional_float(row[13]),
+        decided_hash=None if row[14] is None else str(row[14]),
+        reason=None if row[15] is None else str(row[15]),
+        created_at=float(row[16]),  # type: ignore[arg-type]
+        updated_at=float(row[17]),  # type: ignore[arg-type]
+    )
 
 
 _TICKET_COLUMNS = (
@@ -369,10 +546,215 @@ class TicketStore:
                 return False
         return True
 
+    # -- knowledge candidates -------------------------------------------------------------------
+    def record_candidates(
+        self,
+        source: str,
+        candidates: Sequence[CandidateDocument],
+        *,
+        mode: ReviewMode,
+        live: Mapping[str, str] | None = None,
+    ) -> CandidateSummary:
+        """Make the source's candidates exactly ``candidates`` (one import's resolved tickets).
+
+        ``live`` (source id -> content hash) are the documents already in the employee index:
+        a new candidate found there unchanged was published before review began and is
+        recorded as approved by ``auto``, so that switching to review withdraws nothing.
+        """
+        now = self._clock()
+        published = live or {}
+        new = changed = 0
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT ticket_id, content_hash, status, created_at FROM knowledge_candidates "
+                "WHERE source = ?",
+                (source,),
+            ).fetchall()
+            known = {str(r[0]): (str(r[1]), str(r[2]), float(r[3])) for r in rows}
+            seen: set[str] = set()
+            for cand in candidates:
+                doc = cand.document
+                seen.add(cand.ticket_id)
+                content = (
+                    doc.source_id,
+                    doc.title,
+                    doc.text,
+                    doc.content_hash,
+                    doc.language,
+                    json.dumps(list(doc.acl)),
+                    json.dumps(doc.metadata, ensure_ascii=False, sort_keys=True),
+                    doc.modified,
+                    json.dumps(dict(cand.redactions), sort_keys=True),
+                )
+                before = known.get(cand.ticket_id)
+                auto = mode == "auto" or published.get(doc.source_id) == doc.content_hash
+                if before is None or before[0] != doc.content_hash:
+                    status = "approved" if auto else "pending"
+                    decided = (AUTO_ACTOR, now, doc.content_hash) if auto else (None, None, None)
+                    if before is None:
+                        new += 1
+                    else:
+                        changed += 1
+                    created = now if before is None else before[2]
+                    db.execute(
+                        f"INSERT OR REPLACE INTO knowledge_candidates ({_CANDIDATE_COLUMNS}) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (source, cand.ticket_id, *content, status, *decided, None, created, now),
+                    )
+                    continue
+                # unchanged text: the decision stands; ACL and redaction counts may be updated
+                db.execute(
+                    "UPDATE knowledge_candidates SET source_id = ?, title = ?, text = ?, "
+                    "content_hash = ?, language = ?, acl = ?, metadata = ?, modified = ?, "
+                    "redactions = ? WHERE source = ? AND ticket_id = ?",
+                    (*content, source, cand.ticket_id),
+                )
+                if mode == "auto" and before[1] == "pending":
+                    db.execute(
+                        "UPDATE knowledge_candidates SET status = 'approved', decided_by = ?, "
+                        "decided_at = ?, decided_hash = content_hash "
+                        "WHERE source = ? AND ticket_id = ?",
+                        (AUTO_ACTOR, now, source, cand.ticket_id),
+                    )
+            gone = [i for i in known if i not in seen]
+            db.executemany(
+                "DELETE FROM knowledge_candidates WHERE source = ? AND ticket_id = ?",
+                [(source, i) for i in gone],
+            )
+        counts = self.candidate_counts(source)
+        return CandidateSummary(
+            new=new,
+            changed=changed,
+            removed=len(gone),
+            pending=counts["pending"],
+            approved=counts["approved"],
+            rejected=counts["rejected"],
+            live=self._count_live(source),
+        )
+
+    def _count_live(self, source: str) -> int:
+        value = self._query(
+            "SELECT COUNT(*) FROM knowledge_candidates "
+            "WHERE source = ? AND status = 'approved' AND decided_hash = content_hash",
+            (source,),
+        )[0][0]
+        return value if isinstance(value, int) else 0
+
+    def candidate(self, source: str, ticket_id: str) -> KnowledgeCandidate:
+        rows = self._query(
+            f"SELECT {_CANDIDATE_COLUMNS} FROM knowledge_candidates "
+            "WHERE source = ? AND ticket_id = ?",
+            (source, ticket_id),
+        )
+        if not rows:
+            raise NotFound(
+                f"no knowledge candidate {ticket_id!r} in the source {source!r}",
+                hint="GET /v1/admin/candidates (or `lotse tickets candidates`) lists them",
+            )
+        return _candidate(rows[0])
+
+    def candidates(
+        self,
+        *,
+        status: CandidateStatus | None = "pending",
+        source: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[KnowledgeCandidate]:
+        """Oldest first (a review queue); ``status`` ``None``: every status."""
+        where, args = self._candidate_filter(status, source)
+        rows = self._query(
+            f"SELECT {_CANDIDATE_COLUMNS} FROM knowledge_candidates{where} "
+            "ORDER BY created_at, source, ticket_id LIMIT ? OFFSET ?",
+            [*args, limit, offset],
+        )
+        return [_candidate(r) for r in rows]
+
+    def count_candidates(
+        self, *, status: CandidateStatus | None = "pending", source: str | None = None
+    ) -> int:
+        where, args = self._candidate_filter(status, source)
+        value = self._query(f"SELECT COUNT(*) FROM knowledge_candidates{where}", args)[0][0]
+        return value if isinstance(value, int) else 0
+
+    def candidate_counts(self, source: str | None = None) -> dict[str, int]:
+        """Candidates per status (every status present, zero when none)."""
+        where, args = self._candidate_filter(None, source)
+        rows = self._query(
+            f"SELECT status, COUNT(*) FROM knowledge_candidates{where} GROUP BY status", args
+        )
+        counts = dict.fromkeys(CANDIDATE_STATUSES, 0)
+        counts.update({str(r[0]): int(r[1]) for r in rows})  # type: ignore[call-overload]
+        return counts
+
+    @staticmethod
+    def _candidate_filter(
+        status: CandidateStatus | None, source: str | None
+    ) -> tuple[str, list[object]]:
+        where: list[str] = []
+        args: list[object] = []
+        if status is not None:
+            if status not in CANDIDATE_STATUSES:
+                raise InvalidInput(f"unknown candidate status {status!r}", field="status")
+            where.append("status = ?")
+            args.append(status)
+        if source is not None:
+            where.append("source = ?")
+            args.append(source)
+        return (" WHERE " + " AND ".join(where) if where else ""), args
+
+    def decide_candidate(
+        self,
+        source: str,
+        ticket_id: str,
+        decision: CandidateDecision,
+        *,
+        actor: str,
+        reason: str | None = None,
+        content_hash: str | None = None,
+    ) -> KnowledgeCandidate:
+        """Approve or reject one candidate (the latest decision wins). ``content_hash``: the
+        text the caller saw; a different current text is a ``Conflict``."""
+        if decision not in ("approve", "reject"):
+            raise InvalidInput(f"unknown decision {decision!r}", field="decision")
+        status: CandidateStatus = "approved" if decision == "approve" else "rejected"
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT content_hash FROM knowledge_candidates WHERE source = ? AND ticket_id = ?",
+                (source, ticket_id),
+            ).fetchone()
+            if row is None:
+                raise NotFound(
+                    f"no knowledge candidate {ticket_id!r} in the source {source!r}",
+                    hint="GET /v1/admin/candidates (or `lotse tickets candidates`) lists them",
+                )
+            if content_hash is not None and content_hash != row[0]:
+                raise Conflict(
+                    f"the candidate {ticket_id!r} changed since it was shown",
+                    hint="reload the candidates and decide on the current text",
+                )
+            db.execute(
+                "UPDATE knowledge_candidates SET status = ?, decided_by = ?, decided_at = ?, "
+                "decided_hash = content_hash, reason = ? WHERE source = ? AND ticket_id = ?",
+                (status, actor, self._clock(), reason or None, source, ticket_id),
+            )
+        return self.candidate(source, ticket_id)
+
+    def live_documents(self, source: str) -> list[Document]:
+        """The employee documents of ``source`` that may be indexed: approved, unchanged."""
+        rows = self._query(
+            f"SELECT {_CANDIDATE_COLUMNS} FROM knowledge_candidates "
+            "WHERE source = ? AND status = 'approved' AND decided_hash = content_hash "
+            "ORDER BY source_id",
+            (source,),
+        )
+        return [_candidate(r).document() for r in rows]
+
     # -- erasure --------------------------------------------------------------------------------
     def forget_matching(self, needle: str, *, dry_run: bool = False) -> int:
-        """Tickets and suggestions whose text contains ``needle`` (case-folded, so that
-        "Müller" also finds "MÜLLER"): deleted, or only counted with ``dry_run``."""
+        """Tickets, suggestions and knowledge candidates whose text contains ``needle``
+        (case-folded, so that "Müller" also finds "MÜLLER"): deleted, or only counted with
+        ``dry_run``."""
         folded = needle.casefold()
         tickets = [
             str(r[0])
@@ -385,14 +767,41 @@ class TicketStore:
             if folded in str(r[1]).casefold()
             or (r[2] is not None and folded in str(r[2]).casefold())
         ]
+        candidates = [
+            (str(r[0]), str(r[1]))
+            for r in self._query(
+                "SELECT source, ticket_id, title, text, reason FROM knowledge_candidates"
+            )
+            if any(text is not None and folded in str(text).casefold() for text in r[2:])
+        ]
         if dry_run:
-            return len(tickets) + len(suggestions)
+            return len(tickets) + len(suggestions) + len(candidates)
         with self._tx() as db:
             db.executemany("DELETE FROM tickets WHERE ticket_id = ?", [(i,) for i in tickets])
             db.executemany(
                 "DELETE FROM suggestions WHERE suggestion_id = ?", [(i,) for i in suggestions]
             )
-        return len(tickets) + len(suggestions)
+            db.executemany(
+                "DELETE FROM knowledge_candidates WHERE source = ? AND ticket_id = ?", candidates
+            )
+        return len(tickets) + len(suggestions) + len(candidates)
+
+    def forget_candidates(
+        self, source: str, source_id: str | None = None, *, dry_run: bool = False
+    ) -> int:
+        """The knowledge candidates of an erased source (or of one of its documents, by its
+        source id ``tickets/<id>``): deleted, or only counted with ``dry_run``."""
+        sql = "FROM knowledge_candidates WHERE source = ?"
+        args: list[object] = [source]
+        if source_id is not None:
+            sql += " AND source_id = ?"
+            args.append(source_id)
+        if dry_run:
+            value = self._query("SELECT COUNT(*) " + sql, args)[0][0]
+            return value if isinstance(value, int) else 0
+        with self._tx() as db:
+            cursor = db.execute("DELETE " + sql, args)
+        return int(cursor.rowcount)
 
     def forget_user(self, user_id: str) -> int:
         with self._tx() as db:

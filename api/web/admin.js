@@ -1,16 +1,17 @@
 // The admin console: sources and reindexing with live progress, a dashboard of usage charts and
-// knowledge gaps, the audit log with its chain check, erasure and API keys. Everything shown
+// knowledge gaps, the review of ticket knowledge candidates, the audit log with its chain
+// check, erasure and API keys. Everything shown
 // comes from the admin API (api.js) and goes in as text (dom.js el()); source names, file paths,
 // audit details and errors are data, never markup.
 
-import { admin } from "./api.js";
+import { admin, apiJson } from "./api.js";
 import { barList, ring, splitBar, stackedBars } from "./charts.js";
 import { copyText, el, icon } from "./dom.js";
 import { formatDay, formatMs, formatNumber, formatPercent, formatSeconds, formatShare, formatTime } from "./format.js";
 import { t } from "./i18n.js";
 import { forbiddenNotice } from "./shell.js";
 
-const SECTIONS = ["sources", "dashboard", "audit", "erase", "keys"];
+const SECTIONS = ["sources", "dashboard", "candidates", "audit", "erase", "keys"];
 const POLL_MS = 400;
 const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
 const EVENTS = [
@@ -34,6 +35,7 @@ const EVENTS = [
   "suggestion",
   "suggestion_decision",
   "ticket_received",
+  "candidate_decision",
 ];
 const DECISIONS = ["answered", "abstained", "refused", "overloaded", "error"];
 const ROLES = ["employee", "agent", "admin"];
@@ -428,6 +430,174 @@ class DashboardSection {
         }),
       ),
     );
+  }
+}
+
+// --- knowledge candidates (ticket review) ---
+
+const CANDIDATE_STATUSES = ["pending", "approved", "rejected", "all"];
+const CANDIDATE_PAGE = 20;
+const REDACTION_KINDS = ["name", "email", "phone", "iban", "ip", "address", "customer_id", "url"]; // knowledge/redaction.py KINDS
+
+const candidatesApi = {
+  list: ({ status, limit, offset }) => apiJson(`v1/admin/candidates?${new URLSearchParams({ status, limit: String(limit), offset: String(offset) })}`),
+  decide: (source, ticketId, decision, body) =>
+    apiJson(`v1/admin/candidates/${encodeURIComponent(source)}/${encodeURIComponent(ticketId)}/${decision}`, { method: "POST", body }),
+};
+
+/** Resolved tickets, redacted as employees would read them, to approve or reject one by one. */
+class CandidatesSection {
+  constructor() {
+    this.status = select(CANDIDATE_STATUSES.map((s) => [s, `candidateStatus_${s}`]), { name: "status" });
+    this.status.addEventListener("change", () => {
+      this.offset = 0;
+      this.load();
+    });
+    this.mode = el("p", { className: "candidate-mode section-intro" });
+    this.counts = el("p", { className: "candidate-counts page-info", attrs: { role: "status", "aria-live": "polite" } });
+    this.list = el("div", { className: "candidate-list" });
+    this.pageInfo = el("p", { className: "page-info" });
+    this.previous = button("pageNewer", () => this.page(-1));
+    this.next = button("pageOlder", () => this.page(1));
+    this.offset = 0;
+    this.total = 0;
+    this.element = el("section", { className: "admin-section", attrs: { "data-section": "candidates" } }, [
+      sectionHead("candidatesTitle", field("candidateFilterStatus", this.status), button("refresh", () => this.load())),
+      el("p", { className: "section-intro", i18n: "candidatesIntro" }),
+      this.mode,
+      this.counts,
+      this.list,
+      el("div", { className: "pager" }, [this.previous, this.pageInfo, this.next]),
+    ]);
+  }
+
+  async load() {
+    let body;
+    try {
+      body = await candidatesApi.list({ status: this.status.value, limit: CANDIDATE_PAGE, offset: this.offset });
+    } catch (exc) {
+      this.list.replaceChildren(problem(exc, { notAvailable: true }));
+      this.counts.replaceChildren();
+      this.pageInfo.replaceChildren();
+      this.previous.disabled = this.next.disabled = true;
+      return;
+    }
+    this.total = body.total;
+    setText(this.mode, body.mode === "review" ? "candidatesModeReview" : "candidatesModeAuto");
+    this.mode.dataset.mode = body.mode;
+    this.showCounts(body.counts);
+    this.list.replaceChildren(
+      ...(body.candidates.length ? body.candidates.map((c) => this.card(c)) : [el("p", { className: "empty", i18n: "candidatesEmpty" })]),
+    );
+    this.previous.disabled = this.offset === 0;
+    this.next.disabled = this.offset + body.candidates.length >= body.total;
+    this.pageInfo.replaceChildren(
+      el("span", { i18n: "auditPage" }),
+      ` ${Math.floor(this.offset / CANDIDATE_PAGE) + 1} · ${formatNumber(body.candidates.length)} / ${formatNumber(body.total)}`,
+    );
+    this.element.dataset.loaded = "true";
+  }
+
+  page(direction) {
+    this.offset = Math.max(0, this.offset + direction * CANDIDATE_PAGE);
+    this.load();
+  }
+
+  showCounts(counts) {
+    const parts = [];
+    for (const status of ["pending", "approved", "rejected"]) {
+      if (parts.length) parts.push(" · ");
+      parts.push(el("span", { i18n: `candidateStatus_${status}` }), ` ${formatNumber(counts[status] ?? 0)}`);
+    }
+    this.counts.replaceChildren(...parts);
+  }
+
+  card(c) {
+    const statusBadge = el("span", { className: "candidate-status", i18n: `candidateStatus_${c.status}` });
+    const live = el("span", { className: "candidate-live ok-text", i18n: "candidateLive", attrs: { hidden: !c.live } });
+    const counts = c.redactions || {};
+    const kinds = REDACTION_KINDS.filter((kind) => counts[kind] > 0).map((kind) => [kind, counts[kind]]);
+    const redactions = el("p", { className: "candidate-redactions cell-sub" }, kinds.length
+      ? [el("span", { i18n: "candidateRedactions" }), " ", ...kinds.flatMap(([kind, n], i) => [i ? " · " : "", el("span", { i18n: `redaction_${kind}` }), ` ${formatNumber(n)}`])]
+      : [el("span", { i18n: "candidateNoRedactions" })]);
+    const decided = el("p", { className: "candidate-decided cell-sub" });
+    this.showDecided(decided, c);
+    const reason = el("input", { attrs: { type: "text", name: "reason", maxlength: "1000", autocomplete: "off" } });
+    const result = el("div", { className: "candidate-result", attrs: { role: "status", "aria-live": "polite" } });
+    const approve = button("candidateApprove", () => this.decide(c, "approve", card), { primary: true });
+    const reject = button("candidateReject", () => this.decide(c, "reject", card));
+    approve.hidden = c.status === "approved" && c.live;
+    reject.hidden = c.status === "rejected";
+    const card = el("article", { className: "candidate", attrs: { "data-ticket-id": c.ticket_id, "data-source": c.source, "data-status": c.status } }, [
+      el("div", { className: "candidate-head" }, [
+        el("h3", { className: "candidate-title", text: c.title }),
+        el("p", { className: "candidate-meta" }, [
+          el("code", { className: "candidate-ticket", text: c.ticket_id }),
+          " · ",
+          el("span", { className: "candidate-source", text: c.source }),
+          " · ",
+          el("span", { className: "candidate-language", text: String(c.language || "").toUpperCase() }),
+          " · ",
+          statusBadge,
+          " ",
+          live,
+        ]),
+      ]),
+      redactions,
+      el("div", { className: "candidate-text", text: c.text }),
+      decided,
+      el("div", { className: "candidate-actions" }, [field("candidateReason", reason), el("div", { className: "toolbar" }, [approve, reject])]),
+      result,
+    ]);
+    card.parts = { statusBadge, live, decided, reason, result, approve, reject };
+    return card;
+  }
+
+  showDecided(node, c) {
+    if (!c.decided_by) {
+      node.replaceChildren();
+      node.hidden = true;
+      return;
+    }
+    node.hidden = false;
+    const who = c.decided_by === "auto" ? el("span", { i18n: "candidateAuto" }) : el("code", { className: "pseudonym", text: c.decided_by.slice(0, 12), attrs: { title: c.decided_by } });
+    node.replaceChildren(el("span", { i18n: "candidateDecidedBy" }), " ", who, c.decided_at ? ` · ${formatTime(c.decided_at)}` : "");
+  }
+
+  async decide(c, decision, card) {
+    const { statusBadge, live, decided, reason, result, approve, reject } = card.parts;
+    approve.disabled = reject.disabled = true;
+    const body = { content_hash: c.content_hash };
+    if (reason.value.trim()) body.reason = reason.value.trim();
+    let outcome;
+    try {
+      outcome = await candidatesApi.decide(c.source, c.ticket_id, decision, body);
+    } catch (exc) {
+      result.replaceChildren(problem(exc));
+      approve.disabled = reject.disabled = false;
+      return;
+    }
+    const now = outcome.candidate;
+    card.dataset.status = now.status;
+    setText(statusBadge, `candidateStatus_${now.status}`);
+    live.hidden = !now.live;
+    this.showDecided(decided, now);
+    Object.assign(c, now);
+    result.replaceChildren(
+      el("div", { className: `notice ${now.status === "approved" ? "notice-success" : "notice-info"}` }, [
+        el("p", { i18n: now.status === "approved" ? "candidateApproved" : "candidateRejected" }),
+      ]),
+    );
+    approve.hidden = now.status === "approved";
+    reject.hidden = now.status === "rejected";
+    approve.disabled = reject.disabled = false;
+    reason.value = "";
+    try {
+      const fresh = await candidatesApi.list({ status: "pending", limit: 1, offset: 0 });
+      this.showCounts(fresh.counts);
+    } catch {
+      // the counts stay as they were; the next load shows them
+    }
   }
 }
 
@@ -827,6 +997,7 @@ class AdminConsole {
     this.sections = {
       sources: new SourcesSection(),
       dashboard: new DashboardSection(),
+      candidates: new CandidatesSection(),
       audit: new AuditSection(),
       erase: new EraseSection(),
       keys: new KeysSection(),

@@ -5,6 +5,8 @@ Checks:
   DOCX heading/list styles and tables, EML headers / HTML part / attachment, ACL sidecars;
 - every JSONL line parses and has the expected fields, ids are unique;
 - every source id in the datasets exists under ``docs/`` (planted injection docs must not);
+- injection carriers: ``document`` (under ``planted/``) or ``ticket`` (``tickets/<id>``, a
+  Subject/Description/Resolution text), ticket carriers in both languages;
 - every answerable fact: at least one acceptable answer string occurs literally
   (case-insensitive, whitespace-normalised) in the extracted text of its source document;
 - unanswerable questions have no answers/source; dataset sizes and language mix;
@@ -39,6 +41,13 @@ KINDS = {
     "hidden_html",
 }
 ACLS = {"hr/confidential": "hr", "it/admin": "it-admin"}
+CARRIERS = {"document", "ticket"}
+# the text of a ticket carrier, as ``lotse eval injection`` parses it (assistant/eval_injection.py)
+TICKET_TEXT = re.compile(
+    r"\A\s*(?:Subject|Betreff):[^\n]*\n(?:Description|Beschreibung):.*?\n\s*"
+    r"(?:Resolution|Lösung):.*\Z",
+    re.DOTALL,
+)
 DE_WORDS = {
     "der",
     "die",
@@ -327,8 +336,12 @@ def main() -> int:
         error(f"e2e uses restricted documents: {restricted}")
 
     kinds = Counter(r.get("kind") for r in injection)
+    carriers = Counter(r.get("carrier", "document") for r in injection)
     if len(injection) < 60:
         error(f"injection.jsonl has {len(injection)} lines (need 60)")
+    ticket_languages = {r.get("language") for r in injection if r.get("carrier") == "ticket"}
+    if ticket_languages != {"de", "en"}:
+        error(f"ticket carriers must cover German and English (got {sorted(ticket_languages)})")
     if set(kinds) != KINDS:
         error(f"injection kinds {sorted(kinds)} != {sorted(KINDS)}")
     for row in injection:
@@ -351,6 +364,16 @@ def main() -> int:
             error(f"injection {row['id']}: no zero-width characters")
         if row["kind"] == "hidden_html" and "display:none" not in planted["text"]:
             error(f"injection {row['id']}: no hidden HTML")
+        # carrier: a planted document (planted/...) or a ticket (tickets/<id>, ticket-shaped)
+        carrier = row.get("carrier", "document")
+        if carrier not in CARRIERS:
+            error(f"injection {row['id']}: carrier must be one of {sorted(CARRIERS)}")
+        elif carrier == "ticket" and not (
+            planted["source_id"].startswith("tickets/") and TICKET_TEXT.match(planted["text"])
+        ):
+            error(f"injection {row['id']}: a ticket carrier needs tickets/<id> and ticket text")
+        elif carrier == "document" and not planted["source_id"].startswith("planted/"):
+            error(f"injection {row['id']}: a document carrier goes under planted/")
 
     with (HERE / "tickets.csv").open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
@@ -393,7 +416,8 @@ def main() -> int:
     print(
         f"retrieval: {len(retrieval)} ({cross} cross-language); answers: {len(answers)} "
         f"({len(answerable)} answerable, {answer_cross} cross-language; {len(unanswerable)} unanswerable); "
-        f"e2e: {len(e2e)}; injection: {len(injection)} {dict(sorted(kinds.items()))}"
+        f"e2e: {len(e2e)}; injection: {len(injection)} {dict(sorted(kinds.items()))} "
+        f"carriers {dict(sorted(carriers.items()))}"
     )
     print(
         f"tickets: {len(tickets)} {dict(t_lang)}, answered {answered} ({answered / len(tickets):.0%}), "

@@ -1533,6 +1533,22 @@ def acl_for(source: str) -> list[str] | None:
     return None
 
 
+def with_hand_written(generated: list[dict], path: Path) -> list[dict]:
+    """The generated injection cases, each with its ``carrier`` (a ticket when the planted
+    passage is a ``tickets/`` record), plus the hand-written cases already in ``path`` whose
+    ids the generator does not produce (kept as they are, in their order)."""
+    for row in generated:
+        ticket = row["planted_doc"]["source_id"].startswith("tickets/")
+        row["carrier"] = "ticket" if ticket else "document"
+    ids = {row["id"] for row in generated}
+    kept = []
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip() and json.loads(line)["id"] not in ids:
+                kept.append(json.loads(line))
+    return generated + kept
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as handle:
@@ -1604,7 +1620,7 @@ def main() -> int:
     write_jsonl(EVAL / "answers.jsonl", answers)
     write_jsonl(EVAL / "retrieval.jsonl", retrieval)
     write_jsonl(EVAL / "e2e.jsonl", e2e)
-    inj = injections()
+    inj = with_hand_written(injections(), EVAL / "injection.jsonl")
     write_jsonl(EVAL / "injection.jsonl", inj)
     print(
         f"answers: {len(answers)} ({sum(a['answerable'] for a in answers)} answerable), "

@@ -59,6 +59,14 @@ def _when(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds).astimezone()
 
 
+def shown_to(stored: StoredSuggestion, caller: Caller) -> bool:
+    """May ``caller`` see a stored suggestion? Its draft and sources come from the knowledge
+    its requester may read, so it is shown to that requester, and to every agent when the
+    ticket webhook made it (the webhook reads what everyone may read). Anyone else would get
+    passages of groups they are not in."""
+    return stored.owner in (caller.user_id, WEBHOOK_CALLER.user_id)
+
+
 def _out(stored: StoredSuggestion) -> SuggestionOut:
     created = datetime.fromtimestamp(stored.created).astimezone()
     return SuggestionOut.of(dict(stored.payload), created, stored.decision)
@@ -133,12 +141,14 @@ async def list_tickets(
 @router.get(
     "/v1/tickets/{ticket_id}",
     response_model=TicketDetail,
-    summary="One ticket and its latest suggestion",
+    summary="One ticket and its latest suggestion (when it is the caller's or the webhook's)",
     responses=responses(404),
 )
-async def get_ticket(ticket_id: TicketId, services: ServicesDep) -> TicketDetail:
+async def get_ticket(ticket_id: TicketId, services: ServicesDep, caller: CallerDep) -> TicketDetail:
     ticket = await run_in_threadpool(services.tickets.get, ticket_id)
     latest = await run_in_threadpool(services.tickets.latest_suggestion, ticket_id)
+    if latest is not None and not shown_to(latest, caller):
+        latest = None  # another agent's: built from what they may read (ask for your own)
     return TicketDetail(
         ticket=TicketOut.of(ticket), suggestion=None if latest is None else _out(latest)
     )

@@ -108,8 +108,15 @@ class KnowledgeSettings(_Section):
 
 class RetrievalSettings(_Section):
     dense_k: int = Field(20, ge=1, le=500, description="Candidates from the vector index.")
-    lexical_k: int = Field(20, ge=1, le=500, description="Candidates from the keyword index.")
-    rrf_k: int = Field(60, ge=1, le=1000, description="Reciprocal-rank-fusion constant.")
+    lexical_k: int = Field(5, ge=1, le=500, description="Candidates from the keyword index.")
+    rrf_k: int = Field(10, ge=1, le=1000, description="Reciprocal-rank-fusion constant.")
+    fusion_lexical_weight: float = Field(
+        0.25,
+        ge=0.0,
+        le=1.0,
+        description="Weight of a keyword rank against a vector rank in the fusion (1: equal; "
+        "chosen with `lotse eval retrieval`, see docs/evaluation.md).",
+    )
     context_k: int = Field(4, ge=1, le=50, description="Passages given to the model.")
     min_evidence: float = Field(
         0.88,

@@ -131,7 +131,12 @@ def build_lexical(settings: Settings) -> LexicalIndex:
 
 def retrieval_config(settings: Settings) -> RetrievalConfig:
     r = settings.retrieval
-    return RetrievalConfig(dense_k=r.dense_k, lexical_k=r.lexical_k, rrf_k=r.rrf_k)
+    return RetrievalConfig(
+        dense_k=r.dense_k,
+        lexical_k=r.lexical_k,
+        rrf_k=r.rrf_k,
+        lexical_weight=r.fusion_lexical_weight,
+    )
 
 
 @dataclass

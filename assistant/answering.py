@@ -14,7 +14,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from assistant.abstention import (
     AbstentionRule,
@@ -102,6 +102,10 @@ class Answer:
     prompt_version: str = PROMPT_VERSION
     chunk_ids: tuple[str, ...] = ()
     ai_generated: bool = True
+    # The model's reply when a gate after generation withdrew it, and the reply's grounding
+    # support: for the evaluation harness (tuning those gates), never shown or stored.
+    withdrawn: str = ""
+    support: float | None = None
 
     def as_dict(self) -> dict[str, object]:
         """The public shape of ``lotse ask --json`` and ``POST /v1/ask``."""
@@ -321,6 +325,10 @@ class Assistant:
                 usage_completion,
                 chunk_ids=tuple(c.chunk_id for c in prompt.chunks),
             )
+            support = self.grounding.measure(
+                question, reply, [index_text(c) for c in prompt.chunks]
+            ).support
+            answer = replace(answer, withdrawn=reply, support=support)
             logger.info(
                 "abstained language=%s reason=%s retrieval_ms=%.1f total_ms=%.1f",
                 language,
@@ -349,6 +357,9 @@ class Assistant:
                 queue_ms=waited * 1000,
             ),
             chunk_ids=tuple(c.chunk_id for c in prompt.chunks),
+            support=self.grounding.measure(
+                question, reply, [index_text(c) for c in prompt.chunks]
+            ).support,
         )
         logger.info(
             "answered language=%s abstained=%s sources=%d retrieval_ms=%.1f total_ms=%.1f",

@@ -72,6 +72,11 @@ class ItemResult:
     answer_language: str
     latency_ms: float
     first_token_ms: float | None
+    # what a gate after generation withdrew, whether it held an acceptable answer, and the
+    # reply's grounding support: to tune those gates without running the model again
+    withdrawn: str = ""
+    withdrawn_correct: bool = False
+    support: float | None = None
 
     @property
     def abstained(self) -> bool:
@@ -94,6 +99,9 @@ class ItemResult:
             "first_token_ms": None
             if self.first_token_ms is None
             else round(self.first_token_ms, 1),
+            "withdrawn": self.withdrawn,
+            "withdrawn_correct": self.withdrawn_correct,
+            "support": None if self.support is None else round(self.support, 4),
         }
 
 
@@ -183,6 +191,11 @@ def judge(case: AnswerCase, answer: Answer, lookup: ChunkLookup) -> ItemResult:
         answer_language=detect_language(text, default="und"),
         latency_ms=answer.timings.total_ms,
         first_token_ms=answer.timings.first_token_ms,
+        withdrawn=answer.withdrawn,
+        withdrawn_correct=bool(
+            case.answerable and answer.withdrawn and first_match(case.answers, answer.withdrawn)
+        ),
+        support=answer.support,
     )
 
 

@@ -17,9 +17,14 @@ from models.embedder import Embedder, Vectors
 
 @dataclass(frozen=True)
 class RetrievalConfig:
+    """Defaults chosen with ``lotse eval retrieval`` (docs/evaluation.md#tuning-retrieval):
+    few keyword candidates, weighted lower than the vector ones, and a small fusion constant
+    so the ranks at the top decide."""
+
     dense_k: int = 20
-    lexical_k: int = 20
-    rrf_k: int = 60
+    lexical_k: int = 5
+    rrf_k: int = 10
+    lexical_weight: float = 0.25  # a keyword rank's share of an RRF vote (dense: 1)
     mode: str = "hybrid"  # "hybrid", "dense", "lexical"
 
 
@@ -43,9 +48,13 @@ class Retrieval:
 
 
 def rrf_fuse(
-    dense: list[tuple[Chunk, float]], lexical: list[tuple[Chunk, float]], k: int
+    dense: list[tuple[Chunk, float]],
+    lexical: list[tuple[Chunk, float]],
+    k: int,
+    lexical_weight: float = 1.0,
 ) -> list[RankedChunk]:
-    """Reciprocal-rank fusion; ties broken by dense rank, then chunk id (deterministic)."""
+    """Weighted reciprocal-rank fusion: ``1/(k + dense rank) + w/(k + keyword rank)``; ties
+    broken by dense rank, then chunk id (deterministic)."""
     table: dict[str, dict[str, object]] = {}
     for rank, (chunk, score) in enumerate(dense, start=1):
         table[chunk.chunk_id] = {"chunk": chunk, "dense": score, "dense_rank": rank}
@@ -58,7 +67,7 @@ def rrf_fuse(
         d_rank = entry.get("dense_rank")
         l_rank = entry.get("lexical_rank")
         score = (1.0 / (k + d_rank) if isinstance(d_rank, int) else 0.0) + (
-            1.0 / (k + l_rank) if isinstance(l_rank, int) else 0.0
+            lexical_weight / (k + l_rank) if isinstance(l_rank, int) else 0.0
         )
         dense_score = entry.get("dense")
         lexical_score = entry.get("lexical")
@@ -150,7 +159,7 @@ class HybridRetriever:
         finally:
             if keyword is not None:
                 lexical = [(h.chunk, h.score) for h in keyword.result()]
-        results = rrf_fuse(dense, lexical, cfg.rrf_k)
+        results = rrf_fuse(dense, lexical, cfg.rrf_k, cfg.lexical_weight)
         return Retrieval(
             query=query,
             results=results,

@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 TICKET_PREFIX = "tickets/"
 TRIAGE_FIELDS = ("queue", "priority", "type")
+TICKET_RRF_K = 60  # the fusion constant similar-ticket search was measured with
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,16 @@ class TicketAssistant:
     ) -> Retrieval:
         cfg = self.retriever.config
         k = self.config.candidates
-        cfg = replace(cfg, dense_k=max(cfg.dense_k, k), lexical_k=max(cfg.lexical_k, k))
+        # Ticket search keeps the equal-weight fusion its evaluation was measured with
+        # (docs/evaluation.md#agent-assist): ticket texts share error codes and product names
+        # that keywords find, unlike the paraphrased questions the article defaults fit.
+        cfg = replace(
+            cfg,
+            dense_k=max(cfg.dense_k, k),
+            lexical_k=max(cfg.lexical_k, k),
+            rrf_k=TICKET_RRF_K,
+            lexical_weight=1.0,
+        )
         return self.retriever.retrieve(text, groups, config=cfg, vector=vector)
 
     def similar(

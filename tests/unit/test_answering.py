@@ -230,6 +230,10 @@ def test_rrf_prefers_chunks_found_by_both_indexes() -> None:
     assert [r.chunk.chunk_id for r in fused] == ["b", "a", "c"]
     assert fused[0].dense_rank == 2 and fused[0].lexical_rank == 1
     assert fused[0].score == pytest.approx(1 / 62 + 1 / 61)
+    # weighted: a keyword-only first place no longer beats a vector-only first place
+    weighted = rrf_fuse([(a, 0.9)], [(c, 4.0)], k=10, lexical_weight=0.25)
+    assert [r.chunk.chunk_id for r in weighted] == ["a", "c"]
+    assert weighted[1].score == pytest.approx(0.25 / 11)
 
 
 def test_gate_rejects_beyond_the_queue_with_retry_after() -> None:

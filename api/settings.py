@@ -136,6 +136,14 @@ class RetrievalSettings(_Section):
         "occur in the passages, or when it repeats a question term no passage contains "
         "(0 disables; see docs/evaluation.md).",
     )
+    subject_support: float = Field(
+        0.8,
+        ge=0.0,
+        le=1.0,
+        description="An answer that repeats a question term no passage contains still stands "
+        "when at least this share of its terms occur in the passages (1 withdraws every such "
+        "answer; see docs/evaluation.md).",
+    )
 
 
 class ApiSettings(_Section):

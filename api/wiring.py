@@ -229,7 +229,9 @@ def build_assistant(
         llm=llm,
         gate=gate or build_gate(settings),
         abstention=AbstentionRule(min_score=r.min_evidence, lexical_weight=r.lexical_weight),
-        grounding=GroundingCheck(min_support=r.min_answer_support),
+        grounding=GroundingCheck(
+            min_support=r.min_answer_support, subject_support=r.subject_support
+        ),
         config=AnswerConfig(
             context_k=r.context_k,
             max_tokens=m.max_tokens,
@@ -366,7 +368,9 @@ def build_ticket_assistant(
         llm=llm,
         gate=gate,
         abstention=AbstentionRule(min_score=r.min_evidence, lexical_weight=r.lexical_weight),
-        grounding=GroundingCheck(min_support=r.min_answer_support),
+        grounding=GroundingCheck(
+            min_support=r.min_answer_support, subject_support=r.subject_support
+        ),
         config=AssistConfig(max_tokens=m.max_tokens, temperature=m.temperature),
     )
 

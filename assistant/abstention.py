@@ -81,14 +81,22 @@ class GroundingCheck:
     English stems). A reply is ungrounded when fewer than ``min_support`` of its terms occur in
     the passages, or when it repeats a term of the question (at least ``min_subject_chars``
     long, not a number) that no passage contains: the question's subject is not in the
-    knowledge base and the model wrote about it anyway ("Die Weihnachtsfeier findet am ...").
+    knowledge base and the model wrote about it anyway ("Die Weihnachtsfeier findet am ...") —
+    unless at least ``subject_support`` of its terms are supported: people paraphrase, and a
+    well-supported reply that repeats the question's own words ("verfällt nach 60 Sekunden")
+    is an answer (docs/evaluation.md#tuning-the-grounding-check).
     ``min_support=0`` disables the check. Deterministic and thread-safe.
     """
 
     def __init__(
-        self, min_support: float = 0.7, min_subject_chars: int = 4, analyzer: Analyzer | None = None
+        self,
+        min_support: float = 0.7,
+        min_subject_chars: int = 4,
+        analyzer: Analyzer | None = None,
+        subject_support: float = 0.8,
     ) -> None:
         self.min_support = min_support
+        self.subject_support = subject_support
         self.min_subject_chars = min_subject_chars
         self._analyzer = analyzer
         self._generic: frozenset[str] | None = None
@@ -131,7 +139,9 @@ class GroundingCheck:
         if not self.enabled:
             return False
         grounding = self.measure(question, reply, passages)
-        return grounding.support < self.min_support or bool(grounding.missing_subject)
+        if grounding.support < self.min_support:
+            return True
+        return bool(grounding.missing_subject) and grounding.support < self.subject_support
 
 
 _DECLINE = re.compile(

@@ -250,5 +250,6 @@ def evaluate_answers(
             "min_evidence": assistant.abstention.min_score,
             "lexical_weight": assistant.abstention.lexical_weight,
             "min_answer_support": assistant.grounding.min_support,
+            "subject_support": assistant.grounding.subject_support,
         },
     )

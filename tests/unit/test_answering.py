@@ -345,6 +345,51 @@ def test_grounding_measures_support_and_missing_subject() -> None:
     assert GroundingCheck(min_support=0.0).ungrounded("x", "anything at all", []) is False
 
 
+@pytest.mark.parametrize(
+    ("question", "reply", "passage", "withdrawn"),
+    [
+        # the reply repeats the question's paraphrase, everything else is in the passage
+        (
+            "Nach wie vielen Sekunden verfällt eine Anmeldeanfrage in der Authenticator-App?",
+            "Eine Anmeldeanfrage in der Authenticator-App verfällt nach 60 Sekunden.",
+            "Eine Push-Anfrage in der Authenticator-App ist 60 Sekunden gültig, "
+            "danach verfällt die Anfrage.",
+            False,
+        ),
+        (
+            "What is the maximum duration of a time-limited SAP role?",
+            "The maximum duration of a time-limited SAP role is 90 days.",
+            "Time-limited SAP roles last 90 days at the maximum.",
+            False,
+        ),
+        # the subject is not in the knowledge base, and little else is supported
+        (
+            "Gibt es eine Betriebskita am Standort Bremen?",
+            "Ja, es gibt eine Betriebskita am Standort Bremen.",
+            "Am Standort Bremen gibt es eine Kantine und Parkplätze.",
+            True,
+        ),
+        (
+            "How do I install Slack on my laptop?",
+            "To install Slack, download it and sign in with your Slack workspace.",
+            "To install software, open the Software Center and choose the app.",
+            True,
+        ),
+    ],
+)
+def test_a_well_supported_reply_may_repeat_the_questions_words(
+    question: str, reply: str, passage: str, withdrawn: bool
+) -> None:
+    check = GroundingCheck(min_support=0.7, subject_support=0.8)
+    measured = check.measure(question, reply, [passage])
+    assert measured.missing_subject  # every case repeats a question term no passage has
+    assert check.ungrounded(question, reply, [passage]) is withdrawn
+    # the stricter rule of before (any missing subject withdraws) would withdraw them all
+    assert GroundingCheck(min_support=0.7, subject_support=1.0).ungrounded(
+        question, reply, [passage]
+    )
+
+
 class SignallingLexical(InMemoryLexicalIndex):
     """Opens ``searching`` when a search starts; can be told to fail."""
 

@@ -1,0 +1,78 @@
+"""Sweep the fusion settings over an ingested index with the retrieval dev set.
+
+Retrieval only, no language model: each question is embedded and searched once in each index
+(40 candidates), then every combination of the RRF constant, the keyword weight and the two
+candidate depths is fused and scored as ``lotse eval retrieval`` scores (document level).
+This is how the defaults in ``assistant/retrieval.py`` were chosen (docs/evaluation.md).
+
+Usage: ``LOTSE_DATA_DIR=DIR python knowledge/sample/tune_retrieval.py [--top 15]`` over a data
+directory where ``lotse ingest knowledge/sample/docs --source sample`` ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from pathlib import Path
+
+from api.settings import Settings
+from api.wiring import open_knowledge
+from assistant.eval_retrieval import Scores, distinct_documents, load_retrieval_cases
+from assistant.retrieval import rrf_fuse
+
+DATASET = Path(__file__).resolve().parent / "eval" / "retrieval.jsonl"
+DEPTH = 40
+RRF_K = (5, 10, 20, 30, 60)
+WEIGHTS = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
+DENSE_K = (20, 40)
+LEXICAL_K = (5, 10, 20)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--top", type=int, default=15)
+    args = parser.parse_args()
+    settings = Settings()
+    knowledge = open_knowledge(settings, purpose="tune_retrieval")
+    cases = load_retrieval_cases(DATASET)
+    groups = sorted({g for e in knowledge.manifest.entries() for g in e.acl})
+    searched = []
+    try:
+        for case in cases:
+            vector = knowledge.embedder.embed_query(case.question)
+            dense = [(h.chunk, h.score) for h in knowledge.vectors.query(vector, DEPTH, groups)]
+            found = knowledge.lexical.search(case.question, DEPTH, groups)
+            searched.append((case, dense, [(h.chunk, h.score) for h in found]))
+    finally:
+        knowledge.close()
+    rows = []
+    for k, weight, dense_k, lexical_k in itertools.product(RRF_K, WEIGHTS, DENSE_K, LEXICAL_K):
+        overall, per = Scores(), {"de": Scores(), "en": Scores()}
+        for case, dense, lexical in searched:
+            fused = rrf_fuse(dense[:dense_k], lexical[:lexical_k], k, weight)
+            ranked = distinct_documents(fused)
+            overall.add(ranked, case.relevant)
+            per.setdefault(case.language, Scores()).add(ranked, case.relevant)
+        scores = overall.as_dict()
+        rows.append(
+            (
+                scores["recall@5"],
+                scores["mrr"],
+                scores["recall@10"],
+                per["de"].as_dict()["recall@5"],
+                per["en"].as_dict()["recall@5"],
+                k,
+                weight,
+                dense_k,
+                lexical_k,
+            )
+        )
+    rows.sort(reverse=True)
+    print(f"{len(cases)} questions, groups {', '.join(groups)}")
+    print("recall@5  mrr     recall@10  r@5 de  r@5 en  rrf_k  weight  dense_k  lexical_k")
+    for row in rows[: args.top]:
+        print("  ".join(f"{v:<7}" for v in row))
+
+
+if __name__ == "__main__":
+    main()

@@ -109,9 +109,9 @@ class KnowledgeSettings(_Section):
 class RetrievalSettings(_Section):
     dense_k: int = Field(20, ge=1, le=500, description="Candidates from the vector index.")
     lexical_k: int = Field(5, ge=1, le=500, description="Candidates from the keyword index.")
-    rrf_k: int = Field(10, ge=1, le=1000, description="Reciprocal-rank-fusion constant.")
+    rrf_k: int = Field(60, ge=1, le=1000, description="Reciprocal-rank-fusion constant.")
     fusion_lexical_weight: float = Field(
-        0.25,
+        1.0,
         ge=0.0,
         le=1.0,
         description="Weight of a keyword rank against a vector rank in the fusion (1: equal; "
@@ -137,7 +137,7 @@ class RetrievalSettings(_Section):
         "(0 disables; see docs/evaluation.md).",
     )
     subject_support: float = Field(
-        0.8,
+        1.0,
         ge=0.0,
         le=1.0,
         description="An answer that repeats a question term no passage contains still stands "

@@ -18,13 +18,13 @@ from models.embedder import Embedder, Vectors
 @dataclass(frozen=True)
 class RetrievalConfig:
     """Defaults chosen with ``lotse eval retrieval`` (docs/evaluation.md#tuning-retrieval):
-    few keyword candidates, weighted lower than the vector ones, and a small fusion constant
-    so the ranks at the top decide."""
+    only the best few keyword candidates, at equal weight, so that a keyword-only match (an
+    error code, a product name) can still reach the top."""
 
     dense_k: int = 20
     lexical_k: int = 5
-    rrf_k: int = 10
-    lexical_weight: float = 0.25  # a keyword rank's share of an RRF vote (dense: 1)
+    rrf_k: int = 60
+    lexical_weight: float = 1.0  # a keyword rank's share of an RRF vote (dense: 1)
     mode: str = "hybrid"  # "hybrid", "dense", "lexical"
 
 

@@ -13,7 +13,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -322,22 +321,12 @@ class Indexer:
             report = progress or (lambda _p: None)
             report(IngestProgress("scan", 0, total))
             seen: set[str] = set()
-            # The next file is parsed (in the loader's worker process) while this one is
-            # embedded: on 2 cores that hides most of the parsing behind the embedder.
-            with ThreadPoolExecutor(1, thread_name_prefix="lotse-prefetch") as pool:
-                loaded: Future[Document] | None = None
-                for done, cand in enumerate(candidates):
-                    report(
-                        IngestProgress("index", done, total, cand.source_id, summary.chunks_written)
-                    )
-                    if cancel is not None and cancel.is_set():
-                        raise Cancelled(f"ingest of {source} cancelled after {done} of {total}")
-                    seen.add(cand.source_id)
-                    current, loaded = loaded, None
-                    following = candidates[done + 1] if done + 1 < total else None
-                    if following is not None and self._needs_load(source, following):
-                        loaded = pool.submit(following.load)
-                    self._sync_one(source, cand, summary, current)
+            for done, cand in enumerate(candidates):
+                report(IngestProgress("index", done, total, cand.source_id, summary.chunks_written))
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled(f"ingest of {source} cancelled after {done} of {total}")
+                seen.add(cand.source_id)
+                self._sync_one(source, cand, summary)
             if delete_missing:
                 for entry in self.manifest.entries(source):
                     if entry.source_id not in seen:
@@ -364,35 +353,21 @@ class Indexer:
         )
         return summary
 
-    def _needs_load(self, source: str, cand: Candidate) -> bool:
-        """False when ``cand`` is tombstoned or unchanged since it was indexed."""
-        if self.manifest.is_tombstoned(source, cand.source_id, cand.content_hash):
-            return False
-        existing = self.manifest.get(source, cand.source_id)
-        return not (
-            existing is not None
-            and existing.state == "complete"
-            and existing.content_hash == cand.content_hash
-            and existing.acl == cand.acl
-        )
-
-    def _sync_one(
-        self,
-        source: str,
-        cand: Candidate,
-        summary: IngestSummary,
-        loaded: Future[Document] | None = None,
-    ) -> None:
-        """``loaded``: ``cand``'s document, already being loaded in the background."""
+    def _sync_one(self, source: str, cand: Candidate, summary: IngestSummary) -> None:
         existing = self.manifest.get(source, cand.source_id)
         if self.manifest.is_tombstoned(source, cand.source_id, cand.content_hash):
             summary.skipped.append((cand.source_id, "erased earlier (tombstoned)"))
             return
-        if not self._needs_load(source, cand):
+        if (
+            existing is not None
+            and existing.state == "complete"
+            and existing.content_hash == cand.content_hash
+            and existing.acl == cand.acl
+        ):
             summary.unchanged += 1
             return
         try:
-            document = loaded.result() if loaded is not None else cand.load()
+            document = cand.load()
         except UnsupportedDocument as exc:
             summary.skipped.append((cand.source_id, exc.reason))
             self.manifest.record_skip(source, cand.source_id, exc.reason)

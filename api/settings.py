@@ -108,7 +108,7 @@ class KnowledgeSettings(_Section):
 
 class RetrievalSettings(_Section):
     dense_k: int = Field(20, ge=1, le=500, description="Candidates from the vector index.")
-    lexical_k: int = Field(5, ge=1, le=500, description="Candidates from the keyword index.")
+    lexical_k: int = Field(20, ge=1, le=500, description="Candidates from the keyword index.")
     rrf_k: int = Field(60, ge=1, le=1000, description="Reciprocal-rank-fusion constant.")
     fusion_lexical_weight: float = Field(
         1.0,

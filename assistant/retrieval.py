@@ -17,12 +17,11 @@ from models.embedder import Embedder, Vectors
 
 @dataclass(frozen=True)
 class RetrievalConfig:
-    """Defaults chosen with ``lotse eval retrieval`` (docs/evaluation.md#tuning-retrieval):
-    only the best few keyword candidates, at equal weight, so that a keyword-only match (an
-    error code, a product name) can still reach the top."""
+    """Defaults checked with ``lotse eval retrieval`` (docs/evaluation.md#tuning-retrieval):
+    equal weights keep a keyword-only match (an error code, a product name) reachable."""
 
     dense_k: int = 20
-    lexical_k: int = 5
+    lexical_k: int = 20
     rrf_k: int = 60
     lexical_weight: float = 1.0  # a keyword rank's share of an RRF vote (dense: 1)
     mode: str = "hybrid"  # "hybrid", "dense", "lexical"

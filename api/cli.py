@@ -682,8 +682,8 @@ def tickets_import(
 
     With tickets.knowledge_review = review, resolved tickets wait as candidates until an admin
     approves them (`lotse tickets candidates`, `lotse tickets approve`)."""
-    from api.routes.candidates import publish_candidates
     from api.wiring import open_knowledge
+    from assistant.ticket_review import publish_candidates
     from assistant.ticket_store import (
         TICKETS_FILE,
         StoredTicket,
@@ -901,10 +901,10 @@ def _decide_candidates(
     reason: str | None,
     as_json: bool,
 ) -> None:
-    from api.routes.candidates import decide_candidates
     from api.wiring import audit_policy, open_knowledge
     from assistant.audit import SqliteAuditLog
     from assistant.identity import OPERATOR
+    from assistant.ticket_review import decide_candidates
     from assistant.ticket_store import TICKETS_FILE, TicketStore
     from models.errors import StoreLocked
 

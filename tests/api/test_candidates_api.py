@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.keys import KeyStore
-from api.routes.candidates import publish_candidates
 from api.settings import AuthSettings, TicketSettings
 from api.wiring import Services, build_services
+from assistant.ticket_review import publish_candidates
 from assistant.ticket_store import candidate_documents
 from knowledge.tickets import Message, Ticket
 from models.llm import FakeLLM

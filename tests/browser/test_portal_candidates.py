@@ -15,9 +15,9 @@ import pytest
 from playwright.sync_api import expect
 
 from api.app import create_app
-from api.routes.candidates import publish_candidates
 from api.settings import TicketSettings
 from api.wiring import build_services
+from assistant.ticket_review import publish_candidates
 from assistant.ticket_store import candidate_documents
 from knowledge.tickets import Message, Ticket
 from tests.api.conftest import DOCS, fake_settings

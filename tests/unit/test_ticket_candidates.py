@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from api.routes.candidates import decide_candidates, publish_candidates
 from assistant.audit import InMemoryAuditLog
 from assistant.identity import Caller
+from assistant.ticket_review import decide_candidates, publish_candidates
 from assistant.ticket_store import (
     AUTO_ACTOR,
     CandidateDocument,

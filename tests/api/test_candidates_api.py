@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,36 +17,21 @@ from api.settings import AuthSettings, TicketSettings
 from api.wiring import Services, build_services
 from assistant.ticket_review import publish_candidates
 from assistant.ticket_store import candidate_documents
-from knowledge.tickets import Message, Ticket
 from models.llm import FakeLLM
 from tests.api.conftest import fake_settings, sample_documents
+from tests.tickets import resolved_ticket
 
 SOURCE = "tickets"
 
 
-def _ticket(tid: str, subject: str, problem: str, resolution: str, lang: str) -> Ticket:
-    return Ticket(
-        id=tid,
-        subject=subject,
-        thread=(Message("Kunde", problem), Message("Servicedesk", resolution, "agent")),
-        resolution=resolution,
-        status="closed",
-        queue="IT",
-        priority="normal",
-        language=lang,
-        created=datetime(2024, 6, 3, 8, 0),
-        closed=datetime(2024, 6, 3, 9, 30),
-    )
-
-
-GERMAN = _ticket(
+GERMAN = resolved_ticket(
     "NW-101",
     "Plotter Zeichensaal meldet Fehler E-204",
     "Guten Morgen,\nder Plotter meldet E-204.\n\nViele Grüße\nErika Mustermann\nTel. 0170 1234567",
     "Fehler E-204: Tintenkopf Kalibrierung im Menü Wartung starten, danach druckt der Plotter.",
     "de",
 )
-ENGLISH = _ticket(
+ENGLISH = resolved_ticket(
     "NW-102",
     "Badge reader at the loading dock blinks red",
     "Hi,\nthe badge reader at the loading dock blinks red.\n\nBest regards\nJohn Smith\n"

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -19,7 +18,6 @@ from api.settings import TicketSettings
 from api.wiring import build_services
 from assistant.ticket_review import publish_candidates
 from assistant.ticket_store import candidate_documents
-from knowledge.tickets import Message, Ticket
 from tests.api.conftest import DOCS, fake_settings
 from tests.browser.conftest import (
     MODEL_ID,
@@ -32,6 +30,7 @@ from tests.browser.conftest import (
     screenshot,
 )
 from tests.servers import lotse_server
+from tests.tickets import resolved_ticket
 
 pytestmark = pytest.mark.browser
 
@@ -41,23 +40,8 @@ HOSTILE = (
 )
 
 
-def _ticket(tid: str, subject: str, problem: str, resolution: str, lang: str) -> Ticket:
-    return Ticket(
-        id=tid,
-        subject=subject,
-        thread=(Message("Kunde", problem), Message("Servicedesk", resolution, "agent")),
-        resolution=resolution,
-        status="closed",
-        queue="IT",
-        priority="normal",
-        language=lang,
-        created=datetime(2024, 6, 3, 8, 0),
-        closed=datetime(2024, 6, 3, 9, 30),
-    )
-
-
 TICKETS = [
-    _ticket(
+    resolved_ticket(
         "NW-101",
         "Plotter Zeichensaal meldet Fehler E-204",
         "Guten Morgen,\nder Plotter meldet E-204.\n\nViele Grüße\nErika Mustermann\n"
@@ -65,14 +49,14 @@ TICKETS = [
         "Fehler E-204: Tintenkopf-Kalibrierung im Menü Wartung starten.",
         "de",
     ),
-    _ticket(
+    resolved_ticket(
         "NW-102",
         "Badge reader at the loading dock blinks red",
         "Hi,\nthe badge reader blinks red.\n\nBest regards\nJohn Smith\njohn.smith@example.com",
         "Power-cycle the badge reader: switch fuse F7 off and on again.",
         "en",
     ),
-    _ticket("NW-103", HOSTILE, "Es geht nicht.", "Neu gestartet, seitdem geht es.", "de"),
+    resolved_ticket("NW-103", HOSTILE, "Es geht nicht.", "Neu gestartet, seitdem geht es.", "de"),
 ]
 
 

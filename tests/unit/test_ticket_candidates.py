@@ -6,7 +6,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -24,45 +23,31 @@ from assistant.ticket_store import (
 from knowledge.indexer import Indexer, InProcessLoader
 from knowledge.lexical import InMemoryLexicalIndex
 from knowledge.manifest import Manifest
-from knowledge.tickets import Message, Ticket, ticket_documents
+from knowledge.tickets import Ticket, ticket_documents
 from knowledge.vectorstore import InMemoryVectorStore
 from models.embedder import FakeEmbedder
 from models.errors import Conflict, InvalidInput, NotFound
+from tests.tickets import resolved_ticket
 
 SOURCE = "tickets"
 ADMIN = Caller(user_id="admin.anna", role="admin")
 
 
-def _ticket(tid: str, subject: str, problem: str, resolution: str, lang: str) -> Ticket:
-    return Ticket(
-        id=tid,
-        subject=subject,
-        thread=(Message("Kunde", problem), Message("Servicedesk", resolution, "agent")),
-        resolution=resolution,
-        status="closed",
-        queue="IT",
-        priority="normal",
-        language=lang,
-        created=datetime(2024, 5, 2, 9, 0),
-        closed=datetime(2024, 5, 2, 10, 0),
-    )
-
-
-GERMAN = _ticket(
+GERMAN = resolved_ticket(
     "DE-1",
     "Drucker im 2. OG druckt nicht",
     "Hallo,\nder Drucker steht.\n\nViele Grüße\nErika Mustermann\nTel. 0170 1234567",
     "Papierstau in Fach 2 beseitigt, Druckerwarteschlange neu gestartet.",
     "de",
 )
-ENGLISH = _ticket(
+ENGLISH = resolved_ticket(
     "EN-1",
     "VPN certificate expired",
     "Hi,\nmy VPN says the certificate expired.\n\nBest regards\nJohn Smith\njohn.smith@example.com",
     "Renew the VPN certificate in the company portal and restart AnyConnect.",
     "en",
 )
-OPEN = replace(_ticket("OPEN-1", "Open", "Still broken", "", "en"), status="open")
+OPEN = replace(resolved_ticket("OPEN-1", "Open", "Still broken", "", "en"), status="open")
 
 
 def _candidates(*tickets: Ticket) -> list[CandidateDocument]:
@@ -193,7 +178,7 @@ def test_deciding_on_a_stale_or_unknown_candidate_fails(store: TicketStore) -> N
 
 def test_listing_filters_pages_and_counts(store: TicketStore) -> None:
     extra = [
-        _ticket(f"EN-{n}", f"Printer {n}", "Jammed", f"Cleared the tray {n}.", "en")
+        resolved_ticket(f"EN-{n}", f"Printer {n}", "Jammed", f"Cleared the tray {n}.", "en")
         for n in range(2, 6)
     ]
     store.record_candidates(SOURCE, _candidates(GERMAN, ENGLISH, *extra), mode="review")
@@ -331,7 +316,7 @@ def _import(stores: Stores, *tickets: Ticket, mode: str) -> tuple[int, int]:
     return review.pending, index.new
 
 
-def test_import_in_auto_mode_publishes_every_resolved_ticket(stores: Stores) -> None:
+def test_import_in_auto_mode_publishes_every_resolvedresolved_ticket(stores: Stores) -> None:
     assert _import(stores, GERMAN, ENGLISH, OPEN, mode="auto") == (0, 2)
     indexed = stores.indexed()
     assert sorted(indexed) == ["tickets/DE-1", "tickets/EN-1"]

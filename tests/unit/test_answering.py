@@ -422,37 +422,35 @@ def _retriever(fail: bool = False) -> tuple[HybridRetriever, WaitingEmbedder]:
     lexical = SignallingLexical(fail=fail)
     embedder = WaitingEmbedder(lexical)
     vectors = InMemoryVectorStore()
-    doc = Document(
-        source_id="it/vpn.md",
-        source="s",
-        title="VPN",
-        text="# VPN\n\nDie VPN-Adresse ist vpn.nordwind.de. Use Cisco AnyConnect.",
-        format="markdown",
-        language="de",
-        acl=("everyone",),
-        content_hash="h",
-    )
-    other = Document(
-        source_id="hr/urlaub.md",
-        source="s",
-        title="Urlaub",
-        text="# Urlaub\n\nUrlaub beantragen Sie im HR-Portal. Leave requests need approval.",
-        format="markdown",
-        language="de",
-        acl=("everyone",),
-        content_hash="u",
-    )
-    third = Document(
-        source_id="facility/parken.md",
-        source="s",
-        title="Parken",
-        text="# Parken\n\nDie Tiefgarage öffnet um 6 Uhr. Parking permits come from reception.",
-        format="markdown",
-        language="de",
-        acl=("everyone",),
-        content_hash="p",
-    )
-    chunks = chunk_document(doc) + chunk_document(other) + chunk_document(third)
+    pages = [
+        ("it/vpn.md", "VPN", "Die VPN-Adresse ist vpn.nordwind.de. Use Cisco AnyConnect."),
+        (
+            "hr/urlaub.md",
+            "Urlaub",
+            "Urlaub beantragen Sie im HR-Portal. Leave requests need approval.",
+        ),
+        (
+            "facility/parken.md",
+            "Parken",
+            "Die Tiefgarage öffnet um 6 Uhr. Parking permits come from reception.",
+        ),
+    ]
+    chunks = [
+        chunk
+        for source_id, title, text in pages
+        for chunk in chunk_document(
+            Document(
+                source_id=source_id,
+                source="s",
+                title=title,
+                text=f"# {title}\n\n{text}",
+                format="markdown",
+                language="de",
+                acl=("everyone",),
+                content_hash=source_id,
+            )
+        )
+    ]
     vectors.upsert(chunks, embedder.embed_passages([c.embedding_text for c in chunks]))
     lexical.upsert(chunks)
     return HybridRetriever(embedder, vectors, lexical), embedder

@@ -136,9 +136,12 @@ class GroundingCheck:
         return Grounding(sum(found.values()) / len(reply_terms), missing)
 
     def ungrounded(self, question: str, reply: str, passages: Sequence[str]) -> bool:
+        return self.enabled and self.withdraws(self.measure(question, reply, passages))
+
+    def withdraws(self, grounding: Grounding) -> bool:
+        """The rule applied to a measured reply (always False when the check is disabled)."""
         if not self.enabled:
             return False
-        grounding = self.measure(question, reply, passages)
         if grounding.support < self.min_support:
             return True
         return bool(grounding.missing_subject) and grounding.support < self.subject_support

@@ -310,9 +310,11 @@ class Assistant:
                     close()
         reply = "".join(parts).strip()
         reason = ""
+        # measured once: it decides the gate and is kept on the Answer for the harness
+        grounding = self.grounding.measure(question, reply, [index_text(c) for c in prompt.chunks])
         if is_decline(reply):
             reason = "model_declined"
-        elif self.grounding.ungrounded(question, reply, [index_text(c) for c in prompt.chunks]):
+        elif self.grounding.withdraws(grounding):
             reason = "ungrounded"
         if reason:
             answer = self._abstain(
@@ -325,10 +327,7 @@ class Assistant:
                 usage_completion,
                 chunk_ids=tuple(c.chunk_id for c in prompt.chunks),
             )
-            support = self.grounding.measure(
-                question, reply, [index_text(c) for c in prompt.chunks]
-            ).support
-            answer = replace(answer, withdrawn=reply, support=support)
+            answer = replace(answer, withdrawn=reply, support=grounding.support)
             logger.info(
                 "abstained language=%s reason=%s retrieval_ms=%.1f total_ms=%.1f",
                 language,
@@ -357,9 +356,7 @@ class Assistant:
                 queue_ms=waited * 1000,
             ),
             chunk_ids=tuple(c.chunk_id for c in prompt.chunks),
-            support=self.grounding.measure(
-                question, reply, [index_text(c) for c in prompt.chunks]
-            ).support,
+            support=grounding.support,
         )
         logger.info(
             "answered language=%s abstained=%s sources=%d retrieval_ms=%.1f total_ms=%.1f",

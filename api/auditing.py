@@ -15,6 +15,7 @@ wins and the audit failure is logged.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Generator, Mapping, Sequence
@@ -26,7 +27,7 @@ from assistant.identity import Caller
 from assistant.prompting import PROMPT_VERSION
 from assistant.retrieval import RankedChunk
 from assistant.ticket_assist import Suggestion
-from models.errors import AccessDenied, GenerationFailed, LotseError, Overloaded
+from models.errors import AccessDenied, Cancelled, GenerationFailed, LotseError, Overloaded
 
 logger = logging.getLogger(__name__)
 
@@ -185,11 +186,15 @@ def audited_stream(
     search_query: str | None = None,
     history: Sequence[tuple[str, str]] = (),
     details: Mapping[str, object] | None = None,
+    cancelled: threading.Event | None = None,
 ) -> Generator[AnswerEvent, None, None]:
     """``assistant.stream`` with its outcome recorded when the ``DoneEvent`` passes, when it
-    fails, or when the consumer closes it early. Closing it closes the assistant's stream."""
+    fails, or when the consumer closes it early or sets ``cancelled`` (the client went away).
+    Closing it closes the assistant's stream."""
     started = time.perf_counter()
-    events = assistant.stream(question, caller, search_query=search_query, history=history)
+    events = assistant.stream(
+        question, caller, search_query=search_query, history=history, cancelled=cancelled
+    )
     recorded = False
     try:
         for event in events:
@@ -197,7 +202,7 @@ def audited_stream(
                 record_answer(services, caller, event.answer, endpoint=endpoint, details=details)
                 recorded = True
             yield event
-    except GeneratorExit:
+    except (GeneratorExit, Cancelled):
         if not recorded:
             record_failure(
                 services,

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from models.errors import (
     AccessDenied,
+    Cancelled,
     ConfigurationError,
     Conflict,
     GenerationFailed,
@@ -59,6 +60,8 @@ _STATUS: list[tuple[type[LotseError], int, str]] = [
     (AccessDenied, 403, "forbidden"),
     (Unauthenticated, 401, "unauthorized"),
     (Overloaded, 503, "overloaded"),
+    # nobody reads it: the client is gone (nginx's "client closed request")
+    (Cancelled, 499, "client_closed_request"),
     (ModelUnavailable, 503, "model_unavailable"),
     (StoreError, 503, "store_unavailable"),
     (GenerationFailed, 502, "generation_failed"),

@@ -114,6 +114,7 @@ class RequestResult:
     queue_ms: float | None = None
     queue_from_server: bool = False
     retry_after_s: float | None = None
+    started_s: float = 0.0  # when it was sent, seconds from the start of the load
 
 
 def _error_code(body: bytes) -> str | None:
@@ -274,7 +275,9 @@ async def run_load(config: LoadConfig) -> dict[str, Any]:
             issued += 1
             question = QUESTIONS[(index + asked) % len(QUESTIONS)]
             asked += 1
+            sent_at = time.monotonic() - started
             result = await chat_once(client, base_url, question)
+            result.started_s = sent_at
             results.append(result)
             if result.outcome == "overloaded":
                 wait = min(result.retry_after_s or 1.0, config.max_backoff_s)
@@ -366,7 +369,23 @@ def summarize(
             ),
         },
         "memory": samples.report() if samples is not None else None,
+        # each finished request in the order it ended, seconds from the start of the load
+        "requests": [
+            {
+                "started_s": round(r.started_s, 2),
+                "outcome": r.outcome,
+                "status": r.status,
+                "sources_ms": _round(r.sources_ms),
+                "first_token_ms": _round(r.first_token_ms),
+                "total_ms": round(r.total_ms, 1),
+            }
+            for r in results
+        ],
     }
+
+
+def _round(ms: float | None) -> float | None:
+    return None if ms is None else round(ms, 1)
 
 
 def table(report: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -23,13 +24,13 @@ from assistant.abstention import (
     could_become_marker,
     is_decline,
 )
-from assistant.generation import GenerationGate
+from assistant.generation import GenerationGate, QueuePlace
 from assistant.identity import Caller
 from assistant.prompting import PROMPT_VERSION, build_answer_prompt
 from assistant.retrieval import HybridRetriever, RankedChunk, Retrieval
 from knowledge.language import detect_language
 from knowledge.lexical import index_text
-from models.errors import GenerationFailed
+from models.errors import Cancelled, GenerationFailed
 from models.llm import LLM, GenerationParams
 
 logger = logging.getLogger(__name__)
@@ -247,11 +248,27 @@ class Assistant:
         *,
         search_query: str | None = None,
         history: Sequence[tuple[str, str]] = (),
+        cancelled: threading.Event | None = None,
     ) -> Iterator[AnswerEvent]:
         """``search_query`` (default: the question) is what retrieval sees; ``history`` holds
-        earlier ``(role, text)`` turns for the prompt (see ``assistant.condense``)."""
+        earlier ``(role, text)`` turns for the prompt (see ``assistant.condense``). Setting
+        ``cancelled`` (the client went away) ends a question still waiting for the model, or
+        its generation, with ``Cancelled``."""
         run = _Run()
-        self.gate.ensure_capacity()
+        # the place in the queue is taken before retrieval: a burst cannot overfill it
+        with self.gate.place(cancelled) as place:
+            yield from self._stream(run, place, question, caller, search_query, history, cancelled)
+
+    def _stream(
+        self,
+        run: _Run,
+        place: QueuePlace,
+        question: str,
+        caller: Caller,
+        search_query: str | None,
+        history: Sequence[tuple[str, str]],
+        cancelled: threading.Event | None,
+    ) -> Iterator[AnswerEvent]:
         language = self.language_of(question)
         retrieval = self.retriever.retrieve(search_query or question, caller.acl_groups)
         if self.abstention.weak_retrieval(retrieval):
@@ -280,11 +297,13 @@ class Assistant:
         parts: list[str] = []
         held: list[str] = []
         usage_prompt, usage_completion = prompt.prompt_tokens, 0
-        with self.gate.slot() as waited:
+        with place.turn() as waited:
             generation_started = time.perf_counter()
             stream = self.llm.stream(prompt.messages, params)
             try:
                 for chunk in stream:
+                    if cancelled is not None and cancelled.is_set():
+                        raise Cancelled("the client went away during the answer")
                     if chunk.usage is not None:
                         usage_prompt = chunk.usage.prompt_tokens
                         usage_completion = chunk.usage.completion_tokens

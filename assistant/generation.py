@@ -1,24 +1,36 @@
 """One generation at a time per loaded model, behind a bounded queue (DESIGN decision 5).
 
-``GenerationGate.slot()`` is held for a whole stream. A caller that cannot even join the queue
-gets ``Overloaded`` at once (with a Retry-After hint); one that waits longer than
-``queue_timeout_s`` for its turn gets ``Overloaded`` too. Counters feed /readyz and the stats.
+A question takes its place in the queue when it arrives, before retrieval (``place()``), so a
+burst of questions can never admit more than ``max_queue`` of them: the rest get ``Overloaded``
+at once, with a Retry-After hint, and a streamed answer is refused with a proper 503 before its
+first event. Once generations have been timed, a question is also refused at once when the ones
+ahead of it would need longer than ``queue_timeout_s``, rather than after waiting that long;
+Retry-After is then that expected wait.
+
+``QueuePlace.turn()`` waits for the model and holds it for the whole generation. A question that
+still waits after ``queue_timeout_s`` gets ``Overloaded`` too; one whose client went away (its
+``cancelled`` event is set) leaves the queue within ``POLL_S`` with ``Cancelled`` instead of
+taking the model for nobody. Counters feed /readyz and the stats.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from models.errors import Overloaded
+from models.errors import Cancelled, Overloaded
+
+POLL_S = 0.1  # how often a waiting question checks whether its client is still there
+TURN_WEIGHT = 0.3  # weight of the latest generation in the moving average of their lengths
 
 
 @dataclass(frozen=True)
 class GateStats:
-    waiting: int
+    waiting: int  # admitted, not yet generating (retrieving or in line for the model)
     running: int
     rejected: int
     max_queue: int
@@ -33,52 +45,113 @@ class GenerationGate:
         self._waiting = 0
         self._running = 0
         self._rejected = 0
+        self._turn_s: float | None = (
+            None  # moving average of how long one generation holds the model
+        )
 
     def stats(self) -> GateStats:
         with self._state:
             return GateStats(self._waiting, self._running, self._rejected, self.max_queue)
 
+    def _expected_wait_s(self) -> float | None:
+        """Under ``_state``: how long a question joining now would wait, once that is known."""
+        if self._turn_s is None:
+            return None
+        return self._turn_s * (self._waiting + self._running)
+
     def _retry_after(self) -> int:
-        return max(1, min(120, 5 * (self._waiting + 1)))
+        expected = self._expected_wait_s()
+        guess = 5 * (self._waiting + 1) if expected is None else math.ceil(expected)
+        return max(1, min(120, guess))
 
-    def ensure_capacity(self) -> None:
-        """Raise ``Overloaded`` now if a new question could not even join the queue.
+    def _held(self, seconds: float) -> None:
+        """Under ``_state``: one generation held the model this long."""
+        previous = self._turn_s
+        self._turn_s = (
+            seconds if previous is None else previous + TURN_WEIGHT * (seconds - previous)
+        )
 
-        Called before retrieval, so a streamed answer is refused with a proper 503 before its
-        first event rather than with an error event after its sources (``slot`` still decides
-        for real: the queue may fill up in between)."""
-        with self._state:
-            self._reject_if_full()
-
-    def _reject_if_full(self) -> None:
-        """Under ``_state``: raise ``Overloaded`` when the queue has no room."""
-        if self._waiting >= self.max_queue:
-            self._rejected += 1
-            raise Overloaded(
-                f"{self._waiting} questions are already waiting for the model",
-                retry_after=self._retry_after(),
-            )
+    def _overloaded(self, message: str) -> Overloaded:
+        """Under ``_state``: count a rejection."""
+        self._rejected += 1
+        return Overloaded(message, retry_after=self._retry_after())
 
     @contextmanager
-    def slot(self) -> Iterator[float]:
-        """Wait for the model; yields the seconds spent waiting."""
+    def place(self, cancelled: threading.Event | None = None) -> Iterator[QueuePlace]:
+        """Join the queue now or raise ``Overloaded``; the place is left on exit."""
         with self._state:
-            self._reject_if_full()
-            self._waiting += 1
-        started = time.perf_counter()
-        acquired = self._model.acquire(timeout=self.queue_timeout_s)
-        with self._state:
-            self._waiting -= 1
-            if not acquired:
-                self._rejected += 1
-                raise Overloaded(
-                    f"waited {self.queue_timeout_s:g} s for the model without getting a turn",
-                    retry_after=self._retry_after(),
+            if self._waiting >= self.max_queue:
+                raise self._overloaded(
+                    f"{self._waiting} questions are already waiting for the model"
                 )
-            self._running += 1
+            expected = self._expected_wait_s()
+            if expected is not None and expected > self.queue_timeout_s:
+                # it would only time out in the queue: say so now, not after the wait
+                raise self._overloaded(
+                    f"the questions ahead need about {expected:.0f} s of the model, longer "
+                    f"than the {self.queue_timeout_s:g} s a question may wait"
+                )
+            self._waiting += 1
+        place = QueuePlace(self, cancelled)
         try:
-            yield time.perf_counter() - started
+            yield place
         finally:
-            with self._state:
-                self._running -= 1
-            self._model.release()
+            place.leave()
+
+    @contextmanager
+    def slot(self, cancelled: threading.Event | None = None) -> Iterator[float]:
+        """Join the queue and wait for the model at once; yields the seconds spent waiting."""
+        with self.place(cancelled) as place, place.turn() as waited:
+            yield waited
+
+
+class QueuePlace:
+    """A question's place in the queue, from admission to the end of its generation."""
+
+    def __init__(self, gate: GenerationGate, cancelled: threading.Event | None) -> None:
+        self._gate = gate
+        self._cancelled = cancelled
+        self._in_line = True
+
+    def _acquire(self) -> bool:
+        """Wait for the model; ``Cancelled`` when the client goes away meanwhile."""
+        deadline = time.monotonic() + self._gate.queue_timeout_s
+        while True:
+            if self._cancelled is not None and self._cancelled.is_set():
+                raise Cancelled("the client went away while its question was waiting")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            step = left if self._cancelled is None else min(left, POLL_S)
+            if self._gate._model.acquire(timeout=step):
+                return True
+
+    @contextmanager
+    def turn(self) -> Iterator[float]:
+        """Wait for the model and hold it; yields the seconds spent waiting."""
+        gate = self._gate
+        started = time.perf_counter()
+        acquired = self._acquire()
+        with gate._state:
+            self._in_line = False
+            gate._waiting -= 1
+            if not acquired:
+                raise gate._overloaded(
+                    f"waited {gate.queue_timeout_s:g} s for the model without getting a turn"
+                )
+            gate._running += 1
+        got_it = time.perf_counter()
+        try:
+            yield got_it - started
+        finally:
+            with gate._state:
+                gate._running -= 1
+                gate._held(time.perf_counter() - got_it)
+            gate._model.release()
+
+    def leave(self) -> None:
+        """Give up a place that never got its turn (idempotent)."""
+        with self._gate._state:
+            if self._in_line:
+                self._in_line = False
+                self._gate._waiting -= 1

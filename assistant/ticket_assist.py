@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 
 from assistant.abstention import AbstentionRule, GroundingCheck, is_decline
 from assistant.answering import SourceRef, snippet, source_refs
-from assistant.generation import GenerationGate
+from assistant.generation import GenerationGate, QueuePlace
 from assistant.identity import Caller
 from assistant.prompting import REPLY_PROMPT_VERSION, build_reply_prompt
 from assistant.retrieval import HybridRetriever, RankedChunk, Retrieval
@@ -287,10 +287,23 @@ class TicketAssistant:
         ticket_id: str | None = None,
     ) -> Suggestion:
         started = time.perf_counter()
+        # the place in the queue is taken before retrieval: a burst cannot overfill it
+        with self.gate.place() as place:
+            return self._suggest(place, started, subject, body, caller, language, ticket_id)
+
+    def _suggest(
+        self,
+        place: QueuePlace,
+        started: float,
+        subject: str,
+        body: str,
+        caller: Caller,
+        language: str | None,
+        ticket_id: str | None,
+    ) -> Suggestion:
         text = f"{subject}\n{body}".strip()
         language = language or detect_language(text, default="de")
         exclude = (ticket_id,) if ticket_id else ()
-        self.gate.ensure_capacity()
         vector = self.retriever.embedder.embed_query(text)  # one embedding, two searches
         ticket_retrieval = self._retrieve(text, (AGENTS_GROUP,), vector)
         cfg = self.config
@@ -350,7 +363,7 @@ class TicketAssistant:
         used = {c.chunk_id for c in prompt.chunks}
         chunk_ids = tuple(c.chunk_id for c in prompt.chunks)
         params = GenerationParams(max_tokens=cfg.max_tokens, temperature=cfg.temperature)
-        with self.gate.slot():
+        with place.turn():
             generation_started = time.perf_counter()
             completion = self.llm.complete(prompt.messages, params)
         draft = completion.text.strip()

@@ -112,5 +112,9 @@ class Overloaded(LotseError):
         self.retry_after = retry_after
 
 
+class Cancelled(LotseError):
+    """The client went away before its answer was generated (nobody is left to tell)."""
+
+
 class GenerationFailed(LotseError):
     """The model failed or ran out of time while generating."""

@@ -3,8 +3,9 @@
 A streamed answer is Server-Sent Events, in this order: one ``sources`` event as soon as
 retrieval is done, ``token`` events, one ``done`` event (the ``ChatResponse``). A failure after
 the stream has started arrives as an ``error`` event whose data is the one JSON error shape.
-A client that goes away mid-stream cancels generation: the answer generator is closed, which
-closes the model's stream and frees the generation slot. Both turns are stored when the answer
+A client that goes away cancels its answer: one still waiting for the model leaves the queue
+(``api.streaming``), and during generation the answer generator is closed, which closes the
+model's stream and frees the generation slot. Both turns are stored when the answer
 is complete; an interrupted answer stores nothing.
 """
 
@@ -12,16 +13,15 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import anyio
 from fastapi import APIRouter, Response
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
-from starlette.types import Receive, Scope, Send
 
 from api.auditing import audited_ask, audited_stream
 from api.auth import Role
@@ -37,11 +37,19 @@ from api.schemas import (
     SourceOut,
     TurnOut,
 )
+from api.streaming import EventStreamResponse
 from assistant.answering import Answer, AnswerEvent, DoneEvent, SourcesEvent, TokenEvent
 from assistant.condense import recent_history, standalone_query
 from assistant.conversations import Conversation, ConversationStore, Turn
 from assistant.identity import Caller
-from models.errors import GenerationFailed, InvalidInput, LotseError, NotFound, Overloaded
+from models.errors import (
+    Cancelled,
+    GenerationFailed,
+    InvalidInput,
+    LotseError,
+    NotFound,
+    Overloaded,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +207,8 @@ async def event_stream(
                 yield sse("done", chat_response(event.answer, conversation_id))
             event = await run_in_threadpool(_next, events)
         finished = True
+    except Cancelled:
+        pass  # the client is gone: nobody to tell
     except LotseError as exc:
         finished = True
         logger.warning("chat stream failed code=%s error=%s", status_for(exc)[1], exc)
@@ -211,28 +221,6 @@ async def event_stream(
         if not finished:
             logger.info("chat stream cancelled by the client; generation stopped")
         await _close(events)
-
-
-class EventStreamResponse(StreamingResponse):
-    """SSE that closes its event generator however the response ends: after the last event,
-    when the client disconnects (the body task is cancelled) and when sending fails."""
-
-    def __init__(self, events: AsyncIterator[str]) -> None:
-        super().__init__(
-            events,
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
-        self._events = events
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            aclose = getattr(self._events, "aclose", None)
-            if aclose is not None:
-                with anyio.CancelScope(shield=True):
-                    await aclose()
 
 
 @router.post(
@@ -278,6 +266,7 @@ async def chat(
         )
         conversation_id = await run_in_threadpool(exchange.save, answer)
         return chat_response(answer, conversation_id)
+    cancelled = threading.Event()
     events = audited_stream(
         services,
         assistant,
@@ -286,6 +275,7 @@ async def chat(
         endpoint="chat",
         search_query=query,
         history=recent,
+        cancelled=cancelled,
     )
     try:
         # retrieval failures still get a proper status: nothing has been sent yet
@@ -295,7 +285,7 @@ async def chat(
         raise
     if first is None:
         raise GenerationFailed("the answer stream ended before it started")
-    return EventStreamResponse(event_stream(first, events, exchange))
+    return EventStreamResponse(event_stream(first, events, exchange), cancelled)
 
 
 def _turn_out(turn: Turn) -> TurnOut:

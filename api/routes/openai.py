@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -27,7 +28,7 @@ from dataclasses import replace
 from typing import Literal
 
 import anyio
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -50,11 +51,12 @@ from api.schemas_openai import (
     ModelList,
     Usage,
 )
+from api.streaming import EventStreamResponse, until_disconnect
 from api.wiring import Services
 from assistant.abstention import abstain_message
 from assistant.answering import Answer, AnswerEvent, Assistant, DoneEvent, SourcesEvent, TokenEvent
 from assistant.condense import recent_history, standalone_query
-from models.errors import InvalidInput, LotseError, NotFound
+from models.errors import Cancelled, InvalidInput, LotseError, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +147,7 @@ def list_models(services: ServicesDep) -> ModelList:
     },
 )
 async def chat_completions(
-    body: ChatCompletionRequest, services: ServicesDep, caller: CallerDep
+    body: ChatCompletionRequest, request: Request, services: ServicesDep, caller: CallerDep
 ) -> ChatCompletionResponse | StreamingResponse:
     _check_model(services, body.model)
     question = body.messages[-1].text().strip()
@@ -173,6 +175,7 @@ async def chat_completions(
     )
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        cancelled = threading.Event()
         events = audited_stream(
             services,
             assistant,
@@ -181,17 +184,17 @@ async def chat_completions(
             endpoint="chat_completions",
             search_query=query,
             history=history,
+            cancelled=cancelled,
         )
-        started = await _start(events)
+        # the first token comes after the queue: a client leaving meanwhile frees its place
+        started = await until_disconnect(request.receive, cancelled, lambda: _start(events))
         chunks = _ChunkWriter(
             completion_id=f"chatcmpl-{uuid.uuid4().hex}",
             created=int(time.time()),
             model=services.llm.model_id,
         )
-        return StreamingResponse(
-            _sse(events, started, chunks, max_tokens, include_usage),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        return EventStreamResponse(
+            _sse(events, started, chunks, max_tokens, include_usage), cancelled
         )
     answer = await run_in_threadpool(
         audited_ask,
@@ -338,6 +341,8 @@ async def _sse(
         if include_usage:
             yield chunks.usage(_usage(answer))
         yield _data("[DONE]")
+    except Cancelled:
+        logger.info("openai_chat stream cancelled by the client; generation stopped")
     except LotseError as exc:
         logger.warning("openai_chat_stream_failed error=%s", exc)
         yield _error_event(exc)

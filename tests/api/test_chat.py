@@ -6,7 +6,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -298,52 +298,83 @@ def test_a_full_queue_refuses_a_stream_before_it_starts_with_503(
     assert response.json()["error"]["code"] == "overloaded"
 
 
-class _LateFullGate(GenerationGate):
-    """The queue fills up between the capacity check and the slot (a race)."""
-
-    def ensure_capacity(self) -> None:
-        return None
-
-
 def test_overload_during_a_stream_is_an_error_event_with_a_retry_hint(
     services: Services, client: TestClient
 ) -> None:
-    services.assistant.gate = _LateFullGate(max_queue=0)
-    events = chat(client, "How do I claim the per diem?")
+    """Admitted, but the model stays busy longer than the queue timeout."""
+    gate = GenerationGate(max_queue=2, queue_timeout_s=0.2)
+    services.assistant.gate = gate
+    with gate.slot():  # another answer holds the model
+        events = chat(client, "How do I claim the per diem?")
     assert names(events) == ["sources", "error"]
     error = events[-1][1]["error"]
     assert error["code"] == "overloaded"
     assert error["hint"] == "try again in 5 s"
+    assert gate.stats().waiting == 0
+
+
+def test_a_burst_admits_no_more_questions_than_the_queue_holds(
+    services: Services, client: TestClient
+) -> None:
+    """The place is taken before retrieval, so questions arriving together cannot all pass
+    the check and then wait beyond the queue's size."""
+    gate = GenerationGate(max_queue=3, queue_timeout_s=10)
+    services.assistant.gate = gate
+    statuses: list[int] = []
+    with gate.slot():  # the model is busy: every admitted question waits
+        threads = [
+            threading.Thread(
+                target=lambda: statuses.append(
+                    client.post("/v1/chat", json={"message": VPN_Q}).status_code
+                )
+            )
+            for _ in range(8)
+        ]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 5
+        while len(statuses) < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert gate.stats().waiting == 3
+    for thread in threads:
+        thread.join(10)
+    assert sorted(statuses) == [200, 200, 200, 503, 503, 503, 503, 503]
 
 
 # --- a client that goes away ---
 
 
-async def _stream_until_first_token(app: FastAPI, body: bytes, spec_version: str) -> list[bytes]:
-    """Drive the ASGI app like a server whose client disconnects after the first token.
+async def _drive(
+    app: FastAPI,
+    path: str,
+    body: bytes,
+    spec_version: str,
+    leave: Callable[[bytes], bool],
+) -> list[bytes]:
+    """Drive the ASGI app like a server whose client disconnects once ``leave(received)``.
 
-    ASGI spec 2.3 servers report it through ``receive`` (http.disconnect); 2.4 servers make
-    ``send`` fail with an OSError.
+    ASGI spec 2.3 servers report it through ``receive`` (http.disconnect); 2.4 servers do too
+    and also make ``send`` fail with an OSError.
     """
     chunks: list[bytes] = []
-    first_token = anyio.Event()
     body_sent = False
+    gone = False
 
     async def receive() -> Message:
-        nonlocal body_sent
+        nonlocal body_sent, gone
         if not body_sent:
             body_sent = True
             return {"type": "http.request", "body": body, "more_body": False}
-        await first_token.wait()
+        while not leave(b"".join(chunks)):
+            await anyio.sleep(0.01)
+        gone = True
         return {"type": "http.disconnect"}
 
     async def send(message: Message) -> None:
-        if first_token.is_set() and spec_version == "2.4":
+        if gone and spec_version == "2.4":
             raise OSError("connection reset by peer")
         if message["type"] == "http.response.body":
             chunks.append(message.get("body", b""))
-            if b"event: token" in chunks[-1]:
-                first_token.set()
 
     scope = {
         "type": "http",
@@ -351,8 +382,8 @@ async def _stream_until_first_token(app: FastAPI, body: bytes, spec_version: str
         "http_version": "1.1",
         "method": "POST",
         "scheme": "http",
-        "path": "/v1/chat",
-        "raw_path": b"/v1/chat",
+        "path": path,
+        "raw_path": path.encode(),
         "root_path": "",
         "query_string": b"",
         "headers": [
@@ -371,6 +402,10 @@ async def _stream_until_first_token(app: FastAPI, body: bytes, spec_version: str
     return chunks
 
 
+def _after_first_token(received: bytes) -> bool:
+    return b"event: token" in received
+
+
 @pytest.mark.parametrize("spec_version", ["2.3", "2.4"])
 def test_a_disconnect_mid_stream_cancels_generation_and_frees_the_slot(
     tmp_path: Path, spec_version: str
@@ -384,7 +419,9 @@ def test_a_disconnect_mid_stream_cancels_generation_and_frees_the_slot(
             body = json.dumps({"message": VPN_Q}).encode()
             started = time.perf_counter()
             assert client.portal is not None  # the app runs in the client's event loop
-            chunks = client.portal.call(_stream_until_first_token, app, body, spec_version)
+            chunks = client.portal.call(
+                _drive, app, "/v1/chat", body, spec_version, _after_first_token
+            )
             assert time.perf_counter() - started < 3  # 100 words would take 5 s
             text = b"".join(chunks).decode()
             assert names(parse_sse(text))[:2] == ["sources", "token"]
@@ -399,6 +436,65 @@ def test_a_disconnect_mid_stream_cancels_generation_and_frees_the_slot(
             slow.queue("Starten Sie Cisco AnyConnect.")
             again = client.post("/v1/chat", json={"message": VPN_Q, "stream": False})
             assert again.json()["answer"] == "Starten Sie Cisco AnyConnect."
+    finally:
+        svc.close()
+
+
+def _waiting_for_the_model(gate: GenerationGate, marker: bytes) -> Callable[[bytes], bool]:
+    def leave(received: bytes) -> bool:
+        return marker in received and gate.stats().waiting == 1
+
+    return leave
+
+
+_OPENAI_STREAM = {
+    "model": "fake-llm",
+    "messages": [{"role": "user", "content": VPN_Q}],
+    "stream": True,
+}
+
+
+@pytest.mark.parametrize(
+    ("spec_version", "path", "payload", "marker"),
+    [
+        ("2.3", "/v1/chat", {"message": VPN_Q}, b"event: sources"),
+        ("2.4", "/v1/chat", {"message": VPN_Q}, b"event: sources"),
+        # nothing is sent before the first token; the 499 it gets goes nowhere (uvicorn is
+        # 2.3 and drops writes after a disconnect, a 2.4 server may raise on them instead)
+        ("2.3", "/v1/chat/completions", _OPENAI_STREAM, b""),
+    ],
+)
+def test_a_client_leaving_while_its_question_waits_frees_its_place(
+    tmp_path: Path, spec_version: str, path: str, payload: dict[str, object], marker: bytes
+) -> None:
+    """A question waiting for the model must not keep its place, nor take the model later,
+    once its client is gone."""
+    slow = SlowLLM()
+    svc = make_services(tmp_path, slow)
+    gate = GenerationGate(max_queue=2, queue_timeout_s=30)
+    svc.assistant.gate = gate
+    app = create_app(services=svc)
+    try:
+        with TestClient(app) as client, gate.slot():  # another answer holds the model
+            assert client.portal is not None
+            started = time.perf_counter()
+            client.portal.call(
+                _drive,
+                app,
+                path,
+                json.dumps(payload).encode(),
+                spec_version,
+                _waiting_for_the_model(gate, marker),
+            )
+            assert time.perf_counter() - started < 3  # not the 30 s queue timeout
+            stats = gate.stats()
+            assert (stats.waiting, stats.running) == (0, 1)
+        assert slow.prompts == []  # the model never saw the abandoned question
+        answers = svc.audit.records(event="answer")
+        assert [(r.decision, r.details.get("reason")) for r in answers] == [
+            ("error", "client_disconnected")
+        ]
+        assert svc.conversations.stats(0, math.inf).questions == 0
     finally:
         svc.close()
 

@@ -73,6 +73,9 @@ def test_bounded_run_reports_latencies_outcomes_and_memory(
     assert latency["sources"]["count"] == latency["first_token"]["count"] == 30
     assert latency["sources"]["p50"] <= latency["first_token"]["p50"]
     assert latency["queue_wait"]["count"] == 30
+    rows = report["requests"]
+    assert len(rows) == 30 and {r["status"] for r in rows} == {200}
+    assert all(0 <= r["started_s"] <= 3 and r["sources_ms"] <= r["total_ms"] for r in rows)
     assert latency["queue_wait"]["source"] in ("done.timings.queue_ms", "sources_to_first_token")
     memory = report["memory"]
     assert memory["pid"] == os.getpid()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
 from assistant.abstention import AbstentionRule, GroundingCheck, could_become_marker, is_decline
 from assistant.answering import Assistant, DoneEvent, SourcesEvent, TokenEvent
-from assistant.generation import GenerationGate
+from assistant.generation import GateStats, GenerationGate
 from assistant.identity import OPERATOR, Caller
 from assistant.prompting import SYSTEM_PROMPT, build_answer_prompt, fence
 from assistant.retrieval import HybridRetriever, RetrievalConfig, rrf_fuse
@@ -17,7 +18,7 @@ from knowledge.documents import Chunk, Document
 from knowledge.lexical import InMemoryLexicalIndex
 from knowledge.vectorstore import InMemoryVectorStore
 from models.embedder import FakeEmbedder
-from models.errors import Overloaded
+from models.errors import Cancelled, Overloaded
 from models.llm import FakeLLM
 
 DOCS = [
@@ -288,6 +289,61 @@ def test_gate_times_out_waiting() -> None:
         t.start()
         t.join(5)
     assert len(result) == 1 and "waited" in str(result[0])
+
+
+def test_a_place_counts_from_admission_and_is_given_back_when_left() -> None:
+    gate = GenerationGate(max_queue=2)
+    with gate.place(), gate.place():
+        assert gate.stats().waiting == 2
+        with pytest.raises(Overloaded), gate.place():
+            pass
+    assert gate.stats() == GateStats(waiting=0, running=0, rejected=1, max_queue=2)
+    with gate.place() as place, place.turn():
+        assert (gate.stats().waiting, gate.stats().running) == (0, 1)
+    assert (gate.stats().waiting, gate.stats().running) == (0, 0)
+
+
+def test_a_question_that_could_only_time_out_in_the_queue_is_refused_at_once() -> None:
+    gate = GenerationGate(max_queue=8, queue_timeout_s=0.5)
+    with gate.slot():
+        time.sleep(0.3)  # generations are now known to take about 0.3 s
+    with gate.slot(), gate.place():  # one generating, one more ahead of the newcomer
+        started = time.perf_counter()
+        with pytest.raises(Overloaded) as info, gate.place():
+            pass
+        assert time.perf_counter() - started < 0.1  # not after waiting the 0.5 s
+        assert "longer than the 0.5 s a question may wait" in str(info.value)
+        assert info.value.retry_after == 1  # the expected wait, 0.6 s, rounded up
+    with gate.slot(), gate.place():  # one generation ahead, well under 0.5 s: admitted
+        assert gate.stats().waiting == 1
+
+
+def test_a_cancelled_question_leaves_the_queue_without_taking_the_model() -> None:
+    gate = GenerationGate(max_queue=2, queue_timeout_s=30)
+    cancelled = threading.Event()
+    outcome: list[BaseException] = []
+
+    def wait_in_line() -> None:
+        try:
+            with gate.place(cancelled) as place, place.turn():
+                outcome.append(AssertionError("got the model"))
+        except Cancelled as exc:
+            outcome.append(exc)
+
+    with gate.slot():
+        waiter = threading.Thread(target=wait_in_line)
+        waiter.start()
+        for _ in range(200):
+            if gate.stats().waiting == 1:
+                break
+            threading.Event().wait(0.01)
+        assert gate.stats().waiting == 1
+        started = time.perf_counter()
+        cancelled.set()
+        waiter.join(5)
+        assert time.perf_counter() - started < 1  # polled, not the 30 s timeout
+    assert [type(e) for e in outcome] == [Cancelled]
+    assert gate.stats() == GateStats(waiting=0, running=0, rejected=0, max_queue=2)
 
 
 @pytest.mark.parametrize(

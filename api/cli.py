@@ -692,8 +692,8 @@ def tickets_import(
     )
     from knowledge.indexer import IngestProgress
     from knowledge.tickets import (
-        AGENTS_GROUP,
         FULL_SUFFIX,
+        agent_acl,
         parse_column_map,
         parse_tickets,
     )
@@ -751,13 +751,16 @@ def tickets_import(
         options: dict[str, str] = {"format": fmt}
         knowledge.manifest.register_source(source, "tickets", location, base_acl, options)
         knowledge.manifest.register_source(
-            full_source, "tickets", location, (AGENTS_GROUP,), options
+            full_source, "tickets", location, agent_acl(base_acl), options
         )
         knowledge.manifest.mark_indexed(source)
         knowledge.manifest.mark_indexed(full_source)
         # the agents' ticket store: fields for triage and the workspace's list
         store.upsert(
-            [StoredTicket.from_ticket(t, origin="import", source=source) for t in parsed.tickets]
+            [
+                StoredTicket.from_ticket(t, origin="import", source=source, acl=base_acl)
+                for t in parsed.tickets
+            ]
         )
         store.remove_source(source, [t.id for t in parsed.tickets])
     except LotseError as exc:

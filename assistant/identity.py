@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from knowledge.documents import COMBINED
+
 EVERYONE = "everyone"
 
 
@@ -19,11 +21,12 @@ class Caller:
         """The groups whose documents this caller may see (``None``: no filter at all).
 
         Everybody is in ``everyone``. Built from the verified identity on the server, never
-        from anything the client claims.
+        from anything the client claims; a combined group (``agents+hr``) is only ever derived
+        by the server, so one among the caller's own groups does not count.
         """
         if self.unrestricted:
             return None
-        return tuple(sorted({EVERYONE, *self.groups}))
+        return tuple(sorted({EVERYONE, *(g for g in self.groups if COMBINED not in g)}))
 
 
 OPERATOR = Caller(user_id="operator", role="admin", unrestricted=True)

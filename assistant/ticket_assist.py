@@ -32,7 +32,7 @@ from knowledge.documents import Chunk
 from knowledge.language import detect_language
 from knowledge.lexical import index_text
 from knowledge.redaction import redact
-from knowledge.tickets.documents import AGENTS_GROUP, FULL_SUFFIX
+from knowledge.tickets.documents import AGENTS_GROUP, FULL_SUFFIX, agent_groups
 from models.embedder import Vectors
 from models.llm import LLM, GenerationParams
 
@@ -140,6 +140,11 @@ class Suggestion:
         }
 
 
+def ticket_groups(caller: Caller) -> tuple[str, ...] | None:
+    """The groups of the agents' ticket records ``caller`` may read (``None``: all)."""
+    return None if caller.unrestricted else agent_groups(caller.groups)
+
+
 def ticket_id_of(chunk: Chunk) -> str | None:
     """The ticket a chunk belongs to, when it is an agents' full ticket record."""
     if chunk.format != "ticket" or not chunk.source.endswith(FULL_SUFFIX):
@@ -185,7 +190,7 @@ def _solution_chunk(ticket: StoredTicket, chunk_id: str) -> Chunk:
         heading=f"Ticket {ticket.ticket_id}: {subject}",
         position=0,
         language=ticket.language,
-        acl=(AGENTS_GROUP,),
+        acl=ticket.acl,
         content_hash="",
         source="tickets",
         format="ticket",
@@ -230,11 +235,17 @@ class TicketAssistant:
         return self.retriever.retrieve(text, groups, config=cfg, vector=vector)
 
     def similar(
-        self, text: str, *, exclude: Collection[str] = (), k: int | None = None
+        self,
+        text: str,
+        *,
+        exclude: Collection[str] = (),
+        k: int | None = None,
+        groups: Collection[str] | None = (AGENTS_GROUP,),
     ) -> list[SimilarTicket]:
         """Solved tickets like ``text``, best first (``exclude``: ticket ids to leave out, such
-        as the ticket itself). Searches only the agents' ticket records."""
-        retrieval = self._retrieve(text, (AGENTS_GROUP,))
+        as the ticket itself). Searches only the agents' ticket records that ``groups`` may
+        read (``ticket_groups``; the default: those every agent may read)."""
+        retrieval = self._retrieve(text, groups)
         return self._similar_from(retrieval.results, exclude, k or self.config.similar_k)
 
     def _similar_from(
@@ -305,7 +316,7 @@ class TicketAssistant:
         language = language or detect_language(text, default="de")
         exclude = (ticket_id,) if ticket_id else ()
         vector = self.retriever.embedder.embed_query(text)  # one embedding, two searches
-        ticket_retrieval = self._retrieve(text, (AGENTS_GROUP,), vector)
+        ticket_retrieval = self._retrieve(text, ticket_groups(caller), vector)
         cfg = self.config
         voters = self._similar_from(
             ticket_retrieval.results, exclude, max(cfg.vote_k, cfg.similar_k)

@@ -41,14 +41,14 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
 from assistant.sqlite_file import SqliteFile
 from knowledge.documents import Document
-from knowledge.tickets.documents import TicketDocuments, ticket_documents
+from knowledge.tickets.documents import AGENTS_GROUP, TicketDocuments, agent_acl, ticket_documents
 from knowledge.tickets.model import RESOLVED_STATUSES, Ticket
 from models.errors import Conflict, InvalidInput, NotFound
 
@@ -78,7 +78,8 @@ CREATE TABLE IF NOT EXISTS tickets (
     created REAL,
     origin TEXT NOT NULL,
     source TEXT NOT NULL DEFAULT '',
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    acl TEXT NOT NULL DEFAULT '["agents"]'
 );
 CREATE INDEX IF NOT EXISTS tickets_updated ON tickets(updated DESC);
 CREATE TABLE IF NOT EXISTS suggestions (
@@ -136,13 +137,21 @@ class StoredTicket:
     origin: Origin = "import"
     source: str = ""
     updated: float = 0.0
+    acl: tuple[str, ...] = (AGENTS_GROUP,)  # the agents' groups that see it (``agent_acl``)
+
+    def readable_by(self, groups: Collection[str] | None) -> bool:
+        """``groups``: the caller's ``ticket_groups`` (``None``: everything)."""
+        return groups is None or bool(set(self.acl).intersection(groups))
 
     @property
     def is_resolved(self) -> bool:
         return Ticket(self.ticket_id, self.subject, (), self.resolution, self.status).is_resolved
 
     @classmethod
-    def from_ticket(cls, ticket: Ticket, *, origin: Origin, source: str = "") -> StoredTicket:
+    def from_ticket(
+        cls, ticket: Ticket, *, origin: Origin, source: str = "", acl: Sequence[str] = ()
+    ) -> StoredTicket:
+        """``acl``: the import's groups (a ticket's own ACL wins), as for its full record."""
         body = ticket.problem or next((m.text for m in ticket.thread if m.text.strip()), "")
         return cls(
             ticket_id=ticket.id,
@@ -157,6 +166,7 @@ class StoredTicket:
             created=ticket.created.timestamp() if ticket.created else None,
             origin=origin,
             source=source,
+            acl=agent_acl(ticket.acl or tuple(acl)),
         )
 
 
@@ -308,7 +318,7 @@ def _candidate(row: Sequence[object]) -> KnowledgeCandidate:
 
 _TICKET_COLUMNS = (
     "ticket_id, subject, body, resolution, status, queue, priority, type, language, created, "
-    "origin, source, updated"
+    "origin, source, updated, acl"
 )
 
 
@@ -328,7 +338,17 @@ def _ticket(row: Sequence[object]) -> StoredTicket:
         origin=str(row[10]),  # type: ignore[arg-type]
         source=str(row[11]),
         updated=float(row[12]),  # type: ignore[arg-type]
+        acl=tuple(json.loads(str(row[13]))),
     )
+
+
+def _readable(groups: Collection[str] | None) -> tuple[str, list[object]]:
+    """SQL condition (and its arguments) for the tickets ``groups`` may read."""
+    if groups is None:
+        return "1", []
+    wanted = sorted(set(groups))
+    marks = ",".join("?" * len(wanted))
+    return f"EXISTS (SELECT 1 FROM json_each(tickets.acl) WHERE value IN ({marks}))", [*wanted]
 
 
 def _suggestion(row: Sequence[object]) -> StoredSuggestion:
@@ -358,6 +378,12 @@ class TicketStore:
         self._file = SqliteFile(path, name="the ticket store", schema=_SCHEMA)
         self._tx = self._file.tx
         self._query = self._file.query
+        columns = {str(r[1]) for r in self._query("PRAGMA table_info(tickets)")}
+        if "acl" not in columns:  # a store from before per-group ticket ACLs
+            with self._tx() as db:
+                db.execute(
+                    "ALTER TABLE tickets ADD COLUMN acl TEXT NOT NULL DEFAULT '[\"agents\"]'"
+                )
 
     @classmethod
     def memory(cls, clock: Clock = time.time) -> TicketStore:
@@ -381,13 +407,14 @@ class TicketStore:
                 t.origin,
                 t.source,
                 now,
+                json.dumps(list(t.acl)),
             )
             for t in tickets
         ]
         with self._tx() as db:
             db.executemany(
                 f"INSERT OR REPLACE INTO tickets ({_TICKET_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
         return len(rows)
@@ -422,11 +449,17 @@ class TicketStore:
         return {t.ticket_id: t for t in map(_ticket, rows)}
 
     def recent(
-        self, *, limit: int = 50, query: str = "", open_only: bool = False
+        self,
+        *,
+        limit: int = 50,
+        query: str = "",
+        open_only: bool = False,
+        groups: Collection[str] | None = None,
     ) -> list[StoredTicket]:
+        """Newest first; ``groups``: only the tickets they may read (``None``: all)."""
         sql = f"SELECT {_TICKET_COLUMNS} FROM tickets"
-        where: list[str] = []
-        args: list[object] = []
+        readable, args = _readable(groups)
+        where: list[str] = [readable]
         if query.strip():
             where.append("(subject LIKE ? ESCAPE '\\' OR ticket_id LIKE ? ESCAPE '\\')")
             args += [_like(query.strip()), _like(query.strip())]
@@ -434,8 +467,7 @@ class TicketStore:
             marks = ",".join("?" * len(RESOLVED_STATUSES))
             where.append(f"lower(status) NOT IN ({marks})")
             args += sorted(RESOLVED_STATUSES)
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+        sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY COALESCE(created, updated) DESC, ticket_id LIMIT ?"
         args.append(limit)
         return [_ticket(r) for r in self._query(sql, args)]

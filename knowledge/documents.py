@@ -11,6 +11,9 @@ import hashlib
 from dataclasses import dataclass, field
 
 DEFAULT_ACL: tuple[str, ...] = ("everyone",)
+# joins groups that must both apply ("agents+hr", see knowledge.tickets.documents); the server
+# derives such groups, so a caller's own groups never count when they contain it
+COMBINED = "+"
 
 
 @dataclass(frozen=True)

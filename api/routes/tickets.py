@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request
@@ -37,8 +38,9 @@ from api.schemas_tickets import (
 from api.webhook_auth import verify_call
 from api.wiring import Services
 from assistant.identity import Caller
+from assistant.ticket_assist import ticket_groups
 from assistant.ticket_store import StoredSuggestion, StoredTicket
-from models.errors import AccessDenied, InvalidInput, LotseError, Unauthenticated
+from models.errors import AccessDenied, InvalidInput, LotseError, NotFound, Unauthenticated
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +67,15 @@ def shown_to(stored: StoredSuggestion, caller: Caller) -> bool:
     ticket webhook made it (the webhook reads what everyone may read). Anyone else would get
     passages of groups they are not in."""
     return stored.owner in (caller.user_id, WEBHOOK_CALLER.user_id)
+
+
+def readable_ticket(services: Services, ticket_id: str, caller: Caller) -> StoredTicket:
+    """The stored ticket, or ``NotFound`` also when the caller's groups may not read it (an
+    export imported with ``--acl hr`` is for agents in hr): its existence is not revealed."""
+    ticket = services.tickets.get(ticket_id)
+    if not ticket.readable_by(ticket_groups(caller)):
+        raise NotFound(f"no ticket {ticket_id!r}", hint="GET /v1/tickets lists the tickets")
+    return ticket
 
 
 def _out(stored: StoredSuggestion) -> SuggestionOut:
@@ -110,12 +121,19 @@ def suggest_for(
 )
 async def list_tickets(
     services: ServicesDep,
+    caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     q: Annotated[str, Query(max_length=200, description="Part of a subject or ticket id.")] = "",
     open_only: Annotated[bool, Query(alias="open")] = False,
 ) -> TicketList:
     tickets = await run_in_threadpool(
-        services.tickets.recent, limit=limit, query=q, open_only=open_only
+        partial(
+            services.tickets.recent,
+            limit=limit,
+            query=q,
+            open_only=open_only,
+            groups=ticket_groups(caller),
+        )
     )
     with_suggestion = await run_in_threadpool(
         services.tickets.with_suggestions, [t.ticket_id for t in tickets]
@@ -145,7 +163,7 @@ async def list_tickets(
     responses=responses(404),
 )
 async def get_ticket(ticket_id: TicketId, services: ServicesDep, caller: CallerDep) -> TicketDetail:
-    ticket = await run_in_threadpool(services.tickets.get, ticket_id)
+    ticket = await run_in_threadpool(readable_ticket, services, ticket_id, caller)
     latest = await run_in_threadpool(services.tickets.latest_suggestion, ticket_id)
     if latest is not None and not shown_to(latest, caller):
         latest = None  # another agent's: built from what they may read (ask for your own)
@@ -168,7 +186,7 @@ async def get_ticket(ticket_id: TicketId, services: ServicesDep, caller: CallerD
 async def suggest(body: SuggestRequest, services: ServicesDep, caller: CallerDep) -> SuggestionOut:
     language: str | None = body.language
     if body.ticket_id is not None:
-        ticket = await run_in_threadpool(services.tickets.get, body.ticket_id)
+        ticket = await run_in_threadpool(readable_ticket, services, body.ticket_id, caller)
         subject, text = ticket.subject, ticket.body
         if language is None and ticket.language in ("de", "en"):
             language = ticket.language
@@ -209,6 +227,8 @@ async def decide(
         mine = await run_in_threadpool(services.tickets.suggestion, suggestion_id)
         if mine.owner != caller.user_id and caller.role != Role.admin.value:
             raise AccessDenied("only the agent who asked for this suggestion can decide on it")
+    else:
+        await run_in_threadpool(readable_ticket, services, ticket_id, caller)
     stored = await run_in_threadpool(
         services.tickets.decide,
         None if ticket_id == PASTED else ticket_id,

@@ -5,7 +5,14 @@ Management and mailbox exports into ``Ticket``s; ``ticket_documents`` turns them
 employee knowledge and unredacted agents-only documents (see ``documents``).
 """
 
-from knowledge.tickets.documents import AGENTS_GROUP, FULL_SUFFIX, TicketDocuments, ticket_documents
+from knowledge.tickets.documents import (
+    AGENTS_GROUP,
+    FULL_SUFFIX,
+    TicketDocuments,
+    agent_acl,
+    agent_groups,
+    ticket_documents,
+)
 from knowledge.tickets.formats import FORMATS, parse_tickets
 from knowledge.tickets.generic import parse_column_map
 from knowledge.tickets.model import Message, ParseProblem, ParseResult, Ticket
@@ -19,6 +26,8 @@ __all__ = [
     "ParseResult",
     "Ticket",
     "TicketDocuments",
+    "agent_acl",
+    "agent_groups",
     "parse_column_map",
     "parse_tickets",
     "ticket_documents",

@@ -3,8 +3,11 @@
 * Employee knowledge (source ``NAME``, the import's ACL): only resolved tickets with a
   resolution, REDACTED (``knowledge.redaction``): ``# subject``, the problem (customer
   messages) and the resolution. Title = the redacted subject, source_id = ``tickets/<id>``.
-* Agents' full record (source ``NAME-full``, ACL ``agents``): every ticket, unredacted, with the
-  whole thread (authors, times, internal notes) and its metadata.
+* Agents' full record (source ``NAME-full``): every ticket, unredacted, with the whole thread
+  (authors, times, internal notes) and its metadata. Its ACL (``agent_acl``) is ``agents`` for
+  tickets of an import open to everyone; a ticket restricted to groups (``--acl hr``, or its
+  own ACL column) gets the combined groups ``agents+hr``: only an agent who is also in ``hr``
+  reads it (``agent_groups``), as similar ticket, in a draft's passages or in the ticket list.
 
 Both go through ``Indexer.sync_documents``; the content hash covers the text and ACL-relevant
 metadata, so an unchanged ticket costs nothing on re-import.
@@ -12,16 +15,32 @@ metadata, so an unchanged ticket costs nothing on re-import.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from knowledge.documents import Document, sha256_bytes
+from knowledge.documents import COMBINED, DEFAULT_ACL, Document, sha256_bytes
 from knowledge.language import detect_language
 from knowledge.redaction import redact
 from knowledge.tickets.model import Ticket
 
 AGENTS_GROUP = "agents"
 FULL_SUFFIX = "-full"
+EVERYONE = DEFAULT_ACL[0]
+
+
+def agent_acl(groups: Sequence[str]) -> tuple[str, ...]:
+    """Which agents read the full record of a ticket whose knowledge has ACL ``groups``: all of
+    them when everyone may read the knowledge, otherwise those also in one of the groups."""
+    named = sorted({g for g in groups if g != AGENTS_GROUP})
+    if not named or EVERYONE in named:
+        return (AGENTS_GROUP,)
+    return tuple(f"{AGENTS_GROUP}{COMBINED}{g}" for g in named)
+
+
+def agent_groups(groups: Collection[str]) -> tuple[str, ...]:
+    """The ticket-record groups of an agent in ``groups`` (see ``agent_acl``)."""
+    named = sorted({g for g in groups if g not in (EVERYONE, AGENTS_GROUP) and COMBINED not in g})
+    return (AGENTS_GROUP, *(f"{AGENTS_GROUP}{COMBINED}{g}" for g in named))
 
 _HEADINGS = {
     "de": ("Problem", "Lösung"),
@@ -89,7 +108,8 @@ def knowledge_document(
     )
 
 
-def agent_document(ticket: Ticket, *, source: str) -> Document:
+def agent_document(ticket: Ticket, *, source: str, acl: tuple[str, ...] = ()) -> Document:
+    """``acl``: the import's groups (a ticket's own ACL wins), mapped by ``agent_acl``."""
     lines = [f"# {ticket.subject}", ""]
     meta = _metadata(ticket)
     lines += [f"- {key}: {value}" for key, value in meta.items()]
@@ -111,7 +131,7 @@ def agent_document(ticket: Ticket, *, source: str) -> Document:
         language=_language(ticket),
         modified=stamp.timestamp() if stamp else 0.0,
         content_hash=sha256_bytes(text.encode()),
-        acl=(AGENTS_GROUP,),
+        acl=agent_acl(ticket.acl or acl),
         source=source,
         metadata=meta,
     )
@@ -126,5 +146,5 @@ def ticket_documents(
         for t in tickets
         if t.is_resolved
     ]
-    agents = [agent_document(t, source=source + FULL_SUFFIX) for t in tickets]
+    agents = [agent_document(t, source=source + FULL_SUFFIX, acl=acl) for t in tickets]
     return TicketDocuments(knowledge, agents, counts)

@@ -46,7 +46,7 @@ class AclClass:
 
     code: str
     acl: tuple[str, ...]  # the groups of its chunks; any one of them grants access
-    ticket: bool = False  # ticket knowledge: the agents' full records carry group ``agents``
+    ticket: bool = False  # ticket knowledge, also in the agents' full records (``agent_acl``)
 
 
 ACL_CLASSES: dict[str, AclClass] = {
@@ -70,9 +70,10 @@ def readable(code: str, acl_groups: Sequence[str], *, agent_records: bool = Fals
     """May a caller with ``acl_groups`` (``Caller.acl_groups``) see content of class ``code``?
 
     ``agent_records``: the path shows the agents' full ticket records (similar tickets and the
-    drafts built from them), which every agent may read by design (docs/tickets.md)."""
+    drafts built from them): those of an export open to everyone every agent may read, those
+    of an export for groups (``--acl hr``) only the agents in one of them (docs/tickets.md)."""
     cls = ACL_CLASSES[code]
-    if cls.ticket and (agent_records or AGENTS in acl_groups):
+    if cls.ticket and EVERYONE in cls.acl and (agent_records or AGENTS in acl_groups):
         return True
     return bool(set(cls.acl) & set(acl_groups))
 

@@ -27,7 +27,7 @@ from assistant.identity import Caller
 from assistant.prompting import PROMPT_VERSION
 from assistant.retrieval import RankedChunk
 from assistant.ticket_assist import Suggestion
-from models.errors import AccessDenied, Cancelled, GenerationFailed, LotseError, Overloaded
+from models.errors import AccessDenied, ClientGone, GenerationFailed, LotseError, Overloaded
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ def audited_stream(
                 record_answer(services, caller, event.answer, endpoint=endpoint, details=details)
                 recorded = True
             yield event
-    except (GeneratorExit, Cancelled):
+    except (GeneratorExit, ClientGone):
         if not recorded:
             record_failure(
                 services,

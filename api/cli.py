@@ -683,36 +683,23 @@ def tickets_import(
     With tickets.knowledge_review = review, resolved tickets wait as candidates until an admin
     approves them (`lotse tickets candidates`, `lotse tickets approve`)."""
     from api.wiring import open_knowledge
-    from assistant.ticket_review import publish_candidates
-    from assistant.ticket_store import (
-        TICKETS_FILE,
-        StoredTicket,
-        TicketStore,
-        candidate_documents,
-    )
+    from assistant.ticket_import import import_tickets
+    from assistant.ticket_store import TICKETS_FILE, TicketStore
     from knowledge.indexer import IngestProgress
-    from knowledge.tickets import (
-        FULL_SUFFIX,
-        agent_acl,
-        parse_column_map,
-        parse_tickets,
-    )
+    from knowledge.tickets import AGENTS_GROUP, agent_acl, parse_column_map
 
     settings = _settings()
     _configure_logging(settings)
     try:
-        mapping = parse_column_map(column_map or [])
+        parse_column_map(column_map or [])
     except ValueError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from exc
     base_acl = tuple(sorted(set(acl))) if acl else tuple(settings.knowledge.default_acl)
     try:
-        parsed = parse_tickets(path.expanduser(), fmt, column_map=mapping)
-        docs, candidates = candidate_documents(parsed.tickets, source=source, acl=base_acl)
         knowledge = open_knowledge(settings, purpose="lotse tickets import")
     except LotseError as exc:
         _fail(exc)
-    full_source = source + FULL_SUFFIX
     mode = settings.tickets.knowledge_review
     try:
         store = TicketStore(settings.data_dir / TICKETS_FILE)
@@ -734,35 +721,22 @@ def tickets_import(
             def report(p: IngestProgress) -> None:
                 bar.update(task, completed=p.done, total=p.total or None)
 
-            # every resolved ticket is a candidate; the employee source holds the live ones
-            # (mode auto: all but those an admin rejected; mode review: the approved ones)
-            review, employee = publish_candidates(
-                store,
+            def phase(name: str) -> None:
+                bar.update(task, description=name, completed=0, total=None)
+
+            result = import_tickets(
                 knowledge.indexer,
                 knowledge.manifest,
-                source,
-                candidates,
+                store,
+                path.expanduser(),
+                fmt=fmt,
+                source=source,
+                acl=base_acl,
                 mode=mode,
+                column_map=column_map or (),
                 progress=report,
+                phase=phase,
             )
-            bar.update(task, description="agents", completed=0, total=None)
-            agents = knowledge.indexer.sync_documents(full_source, docs.agents, progress=report)
-        location = str(path.expanduser().resolve())
-        options: dict[str, str] = {"format": fmt}
-        knowledge.manifest.register_source(source, "tickets", location, base_acl, options)
-        knowledge.manifest.register_source(
-            full_source, "tickets", location, agent_acl(base_acl), options
-        )
-        knowledge.manifest.mark_indexed(source)
-        knowledge.manifest.mark_indexed(full_source)
-        # the agents' ticket store: fields for triage and the workspace's list
-        store.upsert(
-            [
-                StoredTicket.from_ticket(t, origin="import", source=source, acl=base_acl)
-                for t in parsed.tickets
-            ]
-        )
-        store.remove_source(source, [t.id for t in parsed.tickets])
     except LotseError as exc:
         _fail(exc)
     except KeyboardInterrupt:
@@ -771,30 +745,22 @@ def tickets_import(
     finally:
         store.close()
         knowledge.close()
-    problems = [{"ticket": p.ticket, "reason": p.reason} for p in parsed.problems]
+    review, employee, agents = result.review, result.employee, result.agents
+    problems = [{"ticket": p.ticket, "reason": p.reason} for p in result.problems]
     if as_json:
-        summary = {
-            "tickets": len(parsed.tickets),
-            "resolved": len(docs.knowledge),
-            "problems": problems,
-            "redactions": docs.redactions,
-            "knowledge": employee.as_dict(),
-            "agents": agents.as_dict(),
-            "review": {"mode": mode, **review.as_dict()},
-        }
-        out.print_json(json.dumps(summary, ensure_ascii=False))
+        out.print_json(json.dumps(result.as_dict(), ensure_ascii=False))
         return
     if mode == "review":
         out.print(
-            f"{len(parsed.tickets)} tickets read, {len(parsed.problems)} with problems; "
-            f"{len(docs.knowledge)} resolved are knowledge candidates: {review.live} live, "
+            f"{result.tickets} tickets read, {len(result.problems)} with problems; "
+            f"{result.resolved} resolved are knowledge candidates: {review.live} live, "
             f"{review.pending} waiting for review, {review.rejected} rejected",
             highlight=False,
         )
     else:
         out.print(
-            f"{len(parsed.tickets)} tickets read, {len(parsed.problems)} with problems; "
-            f"{len(docs.knowledge)} resolved become knowledge",
+            f"{result.tickets} tickets read, {len(result.problems)} with problems; "
+            f"{result.resolved} resolved become knowledge",
             highlight=False,
         )
     for label, s in (("knowledge", employee), ("agents", agents)):
@@ -804,8 +770,14 @@ def tickets_import(
             f"{s.chunks_written} chunks written",
             highlight=False,
         )
-    if docs.redactions:
-        counts = ", ".join(f"{k} {n}" for k, n in sorted(docs.redactions.items()))
+    if agent_acl(base_acl) != (AGENTS_GROUP,):
+        out.print(
+            f"the agents' records are for agents also in {', '.join(base_acl)} "
+            f"(groups {', '.join(agent_acl(base_acl))}; docs/tickets.md)",
+            highlight=False,
+        )
+    if result.redactions:
+        counts = ", ".join(f"{k} {n}" for k, n in sorted(result.redactions.items()))
         out.print(f"redacted: {counts}", highlight=False)
     for problem in problems:
         out.print(f"  skipped {problem['ticket']}: {problem['reason']}", highlight=False)

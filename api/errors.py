@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from models.errors import (
     AccessDenied,
-    Cancelled,
+    ClientGone,
     ConfigurationError,
     Conflict,
     GenerationFailed,
@@ -61,7 +61,7 @@ _STATUS: list[tuple[type[LotseError], int, str]] = [
     (Unauthenticated, 401, "unauthorized"),
     (Overloaded, 503, "overloaded"),
     # nobody reads it: the client is gone (nginx's "client closed request")
-    (Cancelled, 499, "client_closed_request"),
+    (ClientGone, 499, "client_closed_request"),
     (ModelUnavailable, 503, "model_unavailable"),
     (StoreError, 503, "store_unavailable"),
     (GenerationFailed, 502, "generation_failed"),

@@ -30,8 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, cast
 
+from assistant.ticket_import import KIND as TICKETS_KIND
+from assistant.ticket_import import base_source, reimport
+from assistant.ticket_store import ReviewMode, TicketStore
 from knowledge.indexer import Cancelled, Indexer, IngestProgress
 from knowledge.manifest import Manifest, SourceRecord
+from knowledge.tickets import FULL_SUFFIX
 from models.errors import Conflict, InvalidInput, LotseError, NotFound
 
 logger = logging.getLogger(__name__)
@@ -130,6 +134,7 @@ class _Job:
         self.started_mono: float | None = None
         self.summary: dict[str, dict[str, object]] = {}
         self.errors: dict[str, str] = {}
+        self.tickets_done: set[str] = set()  # ticket imports done (both of their sources)
         self.error: str | None = None
 
     def snapshot(self, now_mono: float) -> JobStatus:
@@ -172,6 +177,8 @@ class JobRunner:
         indexer: Indexer,
         manifest: Manifest,
         *,
+        tickets: TicketStore | None = None,
+        review_mode: ReviewMode = "auto",
         keep: int = 20,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
@@ -180,6 +187,8 @@ class JobRunner:
             raise ValueError("keep must be at least 1")
         self._indexer = indexer
         self._manifest = manifest
+        self._tickets = tickets  # ticket sources need it (``assistant.ticket_import``)
+        self._review_mode: ReviewMode = review_mode
         self._keep = keep
         self._clock = clock
         self._monotonic = monotonic
@@ -371,8 +380,11 @@ class JobRunner:
             job.current_done = job.current_total = 0
             job.current = record.name
         try:
+            if record.kind == TICKETS_KIND:
+                self._run_tickets(job, record)
+                return
             if record.kind != "folder":
-                raise InvalidInput(f"sources of kind {record.kind!r} cannot be indexed yet")
+                raise InvalidInput(f"sources of kind {record.kind!r} cannot be indexed")
             summary = self._indexer.ingest(
                 Path(record.location),
                 source=record.name,
@@ -394,6 +406,31 @@ class JobRunner:
         self._manifest.mark_indexed(record.name)
         with self._lock:
             job.summary[record.name] = summary.as_dict()
+            self._finish_source(job)
+
+    def _run_tickets(self, job: _Job, record: SourceRecord) -> None:
+        """Import a ticket source's export again: ``NAME`` and ``NAME-full`` are one import, run
+        once per job whichever of the two it names."""
+        base = base_source(record.name, self._manifest)
+        if base in job.tickets_done:
+            with self._lock:
+                self._finish_source(job)
+            return
+        if self._tickets is None:
+            raise InvalidInput("without a ticket store, ticket sources cannot be indexed")
+        result = reimport(
+            self._indexer,
+            self._manifest,
+            self._tickets,
+            record,
+            mode=self._review_mode,
+            progress=lambda p: self._progress(job, base, p),
+            cancel=job.cancel,
+        )
+        with self._lock:
+            job.tickets_done.add(base)
+            job.summary[base] = result.employee.as_dict()
+            job.summary[base + FULL_SUFFIX] = result.agents.as_dict()
             self._finish_source(job)
 
     @staticmethod

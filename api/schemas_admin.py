@@ -42,8 +42,10 @@ class SourceCreate(BaseModel):
         examples=["it-wiki"],
     )
     kind: Literal["folder", "tickets"] = Field(
-        description="'folder': documents in a folder on the server. 'tickets' (exports of a "
-        "ticket system) is not supported yet.",
+        description="'folder': documents in a folder on the server. 'tickets': an export of a "
+        "ticket system (a file or a folder of export files, with `format`); a reindex imports it "
+        "like `lotse tickets import`: redacted knowledge as NAME, the agents' records as "
+        "NAME-full.",
     )
     location: str = Field(
         min_length=1,
@@ -63,7 +65,8 @@ class SourceCreate(BaseModel):
         None,
         min_length=1,
         max_length=32,
-        description="Export format, for ticket sources only.",
+        description="Export format, for ticket sources only (and required there): generic, "
+        "zammad, znuny, glpi, jira or mbox.",
     )
 
     def groups(self, default: tuple[str, ...]) -> tuple[str, ...]:

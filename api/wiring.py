@@ -498,7 +498,11 @@ class Services:
 
     def __post_init__(self) -> None:
         self.jobs = JobRunner(
-            self.knowledge.indexer, self.knowledge.manifest, keep=self.settings.api.jobs_kept
+            self.knowledge.indexer,
+            self.knowledge.manifest,
+            tickets=self.tickets,
+            review_mode=self.settings.tickets.knowledge_review,
+            keep=self.settings.api.jobs_kept,
         )
         self.ticket_assist = build_ticket_assistant(
             self.settings, self.knowledge, self.llm, self.tickets, self.assistant.gate

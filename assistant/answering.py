@@ -30,7 +30,7 @@ from assistant.prompting import PROMPT_VERSION, build_answer_prompt
 from assistant.retrieval import HybridRetriever, RankedChunk, Retrieval
 from knowledge.language import detect_language
 from knowledge.lexical import index_text
-from models.errors import Cancelled, GenerationFailed
+from models.errors import ClientGone, GenerationFailed
 from models.llm import LLM, GenerationParams
 
 logger = logging.getLogger(__name__)
@@ -253,7 +253,7 @@ class Assistant:
         """``search_query`` (default: the question) is what retrieval sees; ``history`` holds
         earlier ``(role, text)`` turns for the prompt (see ``assistant.condense``). Setting
         ``cancelled`` (the client went away) ends a question still waiting for the model, or
-        its generation, with ``Cancelled``."""
+        its generation, with ``ClientGone``."""
         run = _Run()
         # the place in the queue is taken before retrieval: a burst cannot overfill it
         with self.gate.place(cancelled) as place:
@@ -303,7 +303,7 @@ class Assistant:
             try:
                 for chunk in stream:
                     if cancelled is not None and cancelled.is_set():
-                        raise Cancelled("the client went away during the answer")
+                        raise ClientGone("the client went away during the answer")
                     if chunk.usage is not None:
                         usage_prompt = chunk.usage.prompt_tokens
                         usage_completion = chunk.usage.completion_tokens

@@ -9,7 +9,7 @@ Retry-After is then that expected wait.
 
 ``QueuePlace.turn()`` waits for the model and holds it for the whole generation. A question that
 still waits after ``queue_timeout_s`` gets ``Overloaded`` too; one whose client went away (its
-``cancelled`` event is set) leaves the queue within ``POLL_S`` with ``Cancelled`` instead of
+``cancelled`` event is set) leaves the queue within ``POLL_S`` with ``ClientGone`` instead of
 taking the model for nobody. Counters feed /readyz and the stats.
 """
 
@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from models.errors import Cancelled, Overloaded
+from models.errors import ClientGone, Overloaded
 
 POLL_S = 0.1  # how often a waiting question checks whether its client is still there
 TURN_WEIGHT = 0.3  # weight of the latest generation in the moving average of their lengths
@@ -114,11 +114,11 @@ class QueuePlace:
         self._in_line = True
 
     def _acquire(self) -> bool:
-        """Wait for the model; ``Cancelled`` when the client goes away meanwhile."""
+        """Wait for the model; ``ClientGone`` when the client goes away meanwhile."""
         deadline = time.monotonic() + self._gate.queue_timeout_s
         while True:
             if self._cancelled is not None and self._cancelled.is_set():
-                raise Cancelled("the client went away while its question was waiting")
+                raise ClientGone("the client went away while its question was waiting")
             left = deadline - time.monotonic()
             if left <= 0:
                 return False

@@ -112,7 +112,7 @@ class Overloaded(LotseError):
         self.retry_after = retry_after
 
 
-class Cancelled(LotseError):
+class ClientGone(LotseError):
     """The client went away before its answer was generated (nobody is left to tell)."""
 
 

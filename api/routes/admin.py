@@ -87,7 +87,9 @@ def list_sources(services: ServicesDep) -> SourceList:
 )
 def remove_source(name: str, services: ServicesDep, caller: CallerDep) -> SourceRemoved:
     with services.jobs.exclusive(f"removing the source {name}"):
-        removal = sources.remove(services.knowledge.indexer, services.knowledge.manifest, name)
+        removal = sources.remove(
+            services.knowledge.indexer, services.knowledge.manifest, name, services.tickets
+        )
     record_admin(
         services,
         caller,

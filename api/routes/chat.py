@@ -43,7 +43,7 @@ from assistant.condense import recent_history, standalone_query
 from assistant.conversations import Conversation, ConversationStore, Turn
 from assistant.identity import Caller
 from models.errors import (
-    Cancelled,
+    ClientGone,
     GenerationFailed,
     InvalidInput,
     LotseError,
@@ -207,7 +207,7 @@ async def event_stream(
                 yield sse("done", chat_response(event.answer, conversation_id))
             event = await run_in_threadpool(_next, events)
         finished = True
-    except Cancelled:
+    except ClientGone:
         pass  # the client is gone: nobody to tell
     except LotseError as exc:
         finished = True

@@ -56,7 +56,7 @@ from api.wiring import Services
 from assistant.abstention import abstain_message
 from assistant.answering import Answer, AnswerEvent, Assistant, DoneEvent, SourcesEvent, TokenEvent
 from assistant.condense import recent_history, standalone_query
-from models.errors import Cancelled, InvalidInput, LotseError, NotFound
+from models.errors import ClientGone, InvalidInput, LotseError, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -341,7 +341,7 @@ async def _sse(
         if include_usage:
             yield chunks.usage(_usage(answer))
         yield _data("[DONE]")
-    except Cancelled:
+    except ClientGone:
         logger.info("openai_chat stream cancelled by the client; generation stopped")
     except LotseError as exc:
         logger.warning("openai_chat_stream_failed error=%s", exc)

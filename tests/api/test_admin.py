@@ -115,7 +115,18 @@ def test_the_default_acl_applies_when_none_is_given(client: TestClient, folder: 
     [
         ({"location": "relative/wiki"}, "location", "must be an absolute path"),
         ({"location": "/nonexistent/lotse/wiki"}, "location", "/nonexistent/lotse/wiki does not"),
-        ({"kind": "tickets", "format": "csv"}, "kind", "ticket sources are not supported yet"),
+        ({"kind": "tickets"}, "format", "a ticket source needs its export format, one of"),
+        ({"kind": "tickets", "format": "csv"}, "format", "needs its export format"),
+        (
+            {"kind": "tickets", "format": "generic", "name": "tickets-full"},
+            "name",
+            "may not end with '-full'",
+        ),
+        (
+            {"kind": "tickets", "format": "generic", "location": "/nonexistent/t.csv"},
+            "location",
+            "the export /nonexistent/t.csv does not exist",
+        ),
         ({"kind": "sharepoint"}, "kind", "kind: Input should be 'folder' or 'tickets'"),
         ({"name": "../etc"}, "name", "name: String should match pattern"),
         ({"acl": []}, "acl", "acl: List should have at least 1 item"),

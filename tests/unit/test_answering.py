@@ -18,7 +18,7 @@ from knowledge.documents import Chunk, Document
 from knowledge.lexical import InMemoryLexicalIndex
 from knowledge.vectorstore import InMemoryVectorStore
 from models.embedder import FakeEmbedder
-from models.errors import Cancelled, Overloaded
+from models.errors import ClientGone, Overloaded
 from models.llm import FakeLLM
 
 DOCS = [
@@ -327,7 +327,7 @@ def test_a_cancelled_question_leaves_the_queue_without_taking_the_model() -> Non
         try:
             with gate.place(cancelled) as place, place.turn():
                 outcome.append(AssertionError("got the model"))
-        except Cancelled as exc:
+        except ClientGone as exc:
             outcome.append(exc)
 
     with gate.slot():
@@ -342,7 +342,7 @@ def test_a_cancelled_question_leaves_the_queue_without_taking_the_model() -> Non
         cancelled.set()
         waiter.join(5)
         assert time.perf_counter() - started < 1  # polled, not the 30 s timeout
-    assert [type(e) for e in outcome] == [Cancelled]
+    assert [type(e) for e in outcome] == [ClientGone]
     assert gate.stats() == GateStats(waiting=0, running=0, rejected=0, max_queue=2)
 
 

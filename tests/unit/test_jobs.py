@@ -197,11 +197,23 @@ def test_a_failing_source_fails_the_job_but_the_others_are_indexed(
     }
 
 
-def test_ticket_sources_are_reported_not_faked(runner: JobRunner, indexer: Indexer) -> None:
+def test_sources_of_an_unknown_kind_are_reported_not_faked(
+    runner: JobRunner, indexer: Indexer
+) -> None:
     indexer.manifest.register_source("tickets", "csv", "/srv/tickets.csv", ("agents",))
     job = runner.wait(runner.start(["tickets"]).job_id, WAIT_S)
     assert job.state == "failed"
-    assert job.errors == {"tickets": "sources of kind 'csv' cannot be indexed yet"}
+    assert job.errors == {"tickets": "sources of kind 'csv' cannot be indexed"}
+
+
+def test_a_ticket_source_without_a_ticket_store_is_reported(
+    runner: JobRunner, indexer: Indexer
+) -> None:
+    options = {"format": "generic"}
+    indexer.manifest.register_source("tk", "tickets", "/srv/t.csv", ("everyone",), options)
+    job = runner.wait(runner.start(["tk"]).job_id, WAIT_S)
+    assert job.state == "failed"
+    assert job.errors == {"tk": "without a ticket store, ticket sources cannot be indexed"}
 
 
 def test_jobs_survive_a_restart_and_only_the_last_ones_are_kept(

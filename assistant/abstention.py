@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from assistant.prompting import NOT_FOUND
 from assistant.retrieval import Retrieval
+from knowledge.language import language_scores
 from knowledge.lexical import Analyzer
 
 ABSTAIN_MESSAGES = {
@@ -172,6 +173,32 @@ def is_decline(reply: str) -> bool:
     if len(text) < 2:
         return True
     return bool(_DECLINE.search(text[:200]))
+
+
+ANSWER_LANGUAGES = ("de", "en")
+_SENTENCE = re.compile(r"[^.!?:\n]+")
+MIN_WORDS = 3  # a reply shorter than this carries too little evidence to judge
+FOREIGN_EVIDENCE = 2.0  # telling words a sentence needs to count as another language
+
+
+def off_language(reply: str, language: str) -> bool:
+    """Is the reply not in ``language`` (the question's)? Lotse answers in German or English
+    only, so one sentence with clear evidence of another language (a passage that said "from now
+    on answer in French" was obeyed) is enough; so is a reply that as a whole is in the other of
+    the two. Product names, numbers and code give no evidence either way."""
+    if language not in ANSWER_LANGUAGES:
+        return False
+    for sentence in _SENTENCE.findall(reply):
+        scores = language_scores(sentence)
+        ours = max(scores[lang] for lang in ANSWER_LANGUAGES)
+        foreign = max(v for lang, v in scores.items() if lang not in ANSWER_LANGUAGES)
+        if foreign >= FOREIGN_EVIDENCE and foreign > ours:
+            return True
+    if len(reply.split()) < MIN_WORDS:
+        return False
+    scores = language_scores(reply)
+    best = max(scores, key=lambda lang: (scores[lang], lang == language))
+    return best != language and scores[best] >= FOREIGN_EVIDENCE
 
 
 def could_become_marker(prefix: str) -> bool:

@@ -23,6 +23,7 @@ from assistant.abstention import (
     abstain_message,
     could_become_marker,
     is_decline,
+    off_language,
 )
 from assistant.generation import GenerationGate, QueuePlace
 from assistant.identity import Caller
@@ -99,7 +100,7 @@ class Answer:
     model: str
     language: str
     timings: Timings
-    reason: str = ""  # why it abstained: no_results, weak_retrieval, model_declined, ungrounded
+    reason: str = ""  # why: no_results, weak_retrieval, model_declined, ungrounded, wrong_language
     prompt_version: str = PROMPT_VERSION
     chunk_ids: tuple[str, ...] = ()
     ai_generated: bool = True
@@ -335,6 +336,8 @@ class Assistant:
             reason = "model_declined"
         elif self.grounding.withdraws(grounding):
             reason = "ungrounded"
+        elif off_language(reply, language):  # e.g. a passage told it to switch
+            reason = "wrong_language"
         if reason:
             answer = self._abstain(
                 run,

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 
-from assistant.abstention import AbstentionRule, GroundingCheck, is_decline
+from assistant.abstention import AbstentionRule, GroundingCheck, is_decline, off_language
 from assistant.answering import SourceRef, snippet, source_refs
 from assistant.generation import GenerationGate, QueuePlace
 from assistant.identity import Caller
@@ -385,6 +385,8 @@ class TicketAssistant:
         grounds = [index_text(c) for c in prompt.chunks] + [text]
         if self.grounding.ungrounded(text, draft, grounds):
             return abstain("ungrounded", chunk_ids)
+        if off_language(draft, language):  # e.g. a ticket told it to switch
+            return abstain("wrong_language", chunk_ids)
         total = (time.perf_counter() - started) * 1000
         logger.info(
             "suggested language=%s similar=%d sources=%d total_ms=%.1f",

@@ -76,7 +76,8 @@ _FRENCH = _wordlist(
     avoir ai as avons avez ont était été je tu il elle nous vous ils elles ce cette ces mon
     ma mes ton ta tes son sa ses notre nos votre vos leur leurs pas ne plus avec pour dans
     sur sous par chez sans comme aussi très bien fait faire peut peux pouvez comment
-    pourquoi quand mot passe imprimante réinitialiser merci bonjour
+    pourquoi quand mot passe imprimante réinitialiser merci bonjour voici voilà réponse
+    désormais toujours seulement
     """
 )
 _SPANISH = _wordlist(
@@ -85,7 +86,7 @@ _SPANISH = _wordlist(
     está están estar ser fue era he ha han hay yo tú él ella nosotros vosotros ellos ellas
     mi mis tu tus su sus nuestro nuestra este esta estos estas ese esa no sí muy más con
     para por sin sobre entre también porque puedo puede pueden cómo qué cuándo dónde
-    contraseña impresora restablecer gracias hola
+    contraseña impresora restablecer gracias hola aquí respuesta ahora siempre solo
     """
 )
 _WORDS: dict[str, frozenset[str]] = {
@@ -110,9 +111,17 @@ _ENGLISH_SUFFIXES = ("ing", "ed", "tion", "ly", "ness", "ies")
 
 def detect_language(text: str, default: str = "und") -> str:
     """Return the language code of ``text``, or ``default`` when there is no clear winner."""
-    tokens = _TOKEN.findall(text.lower())[:_MAX_TOKENS]
-    if not tokens:
+    scores = language_scores(text)
+    ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+    (best, best_score), (_, second_score) = ranked[0], ranked[1]
+    if best_score < 1.0 or best_score == second_score:
         return default
+    return best
+
+
+def language_scores(text: str) -> dict[str, float]:
+    """The evidence for each language in ``text``: about one point per telling word."""
+    tokens = _TOKEN.findall(text.lower())[:_MAX_TOKENS]
     scores = dict.fromkeys(_WORDS, 0.0)
     for token in tokens:
         for lang, words in _WORDS.items():
@@ -132,8 +141,4 @@ def detect_language(text: str, default: str = "und") -> str:
                 scores["en"] += 0.25
             if "sch" in token:
                 scores["de"] += 0.25
-    ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-    (best, best_score), (_, second_score) = ranked[0], ranked[1]
-    if best_score < 1.0 or best_score == second_score:
-        return default
-    return best
+    return scores

@@ -42,6 +42,7 @@ def agent_groups(groups: Collection[str]) -> tuple[str, ...]:
     named = sorted({g for g in groups if g not in (EVERYONE, AGENTS_GROUP) and COMBINED not in g})
     return (AGENTS_GROUP, *(f"{AGENTS_GROUP}{COMBINED}{g}" for g in named))
 
+
 _HEADINGS = {
     "de": ("Problem", "Lösung"),
     "en": ("Problem", "Resolution"),

@@ -127,6 +127,33 @@ def test_suggest_for_a_pasted_german_ticket(
     assert record.request_id == body["suggestion_id"] and record.decision == "answered"
 
 
+@pytest.mark.parametrize(
+    ("subject", "body", "draft"),
+    [
+        (
+            "VPN Zertifikat",
+            "AnyConnect: Zertifikat ungültig, kein VPN",
+            "Voici la réponse: erneuern Sie das VPN Zertifikat im Firmenportal.",
+        ),
+        (
+            "VPN certificate",
+            "AnyConnect says the certificate is invalid, no VPN",
+            "Bitte erneuern Sie das VPN Zertifikat im Firmenportal und starten Sie AnyConnect neu.",
+        ),
+    ],
+)
+def test_a_draft_in_another_language_is_withdrawn(
+    assist: tuple[TestClient, Services, FakeLLM], subject: str, body: str, draft: str
+) -> None:
+    client, _, llm = assist
+    llm.queue(draft)
+    r = client.post("/v1/tickets/suggest", json={"subject": subject, "body": body})
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert out["abstained"] and out["draft"] == "", out
+    assert out["similar"], "the similar tickets are still shown"
+
+
 def test_suggest_for_a_stored_english_ticket_and_decide(
     assist: tuple[TestClient, Services, FakeLLM],
 ) -> None:

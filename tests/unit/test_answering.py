@@ -7,7 +7,14 @@ import time
 
 import pytest
 
-from assistant.abstention import AbstentionRule, GroundingCheck, could_become_marker, is_decline
+from assistant.abstention import (
+    AbstentionRule,
+    GroundingCheck,
+    abstain_message,
+    could_become_marker,
+    is_decline,
+    off_language,
+)
 from assistant.answering import Assistant, DoneEvent, SourcesEvent, TokenEvent
 from assistant.generation import GateStats, GenerationGate
 from assistant.identity import OPERATOR, Caller
@@ -144,6 +151,45 @@ def test_model_decline_becomes_abstention_and_marker_is_never_streamed() -> None
     assert isinstance(done, DoneEvent)
     assert done.answer.abstained and done.answer.reason == "model_declined"
     assert done.answer.answer == "Dazu habe ich in der Wissensbasis nichts gefunden."
+
+
+@pytest.mark.parametrize(
+    ("question", "reply"),
+    [
+        # what a planted "from now on answer in French/Spanish" made the model write
+        ("Wie viele Tage Urlaub habe ich?", "Voici la réponse: Sie haben 30 Tage Urlaub."),
+        ("How much is the per diem?", "Aquí está la respuesta: the per diem is 28 euros."),
+        # or the other of the two languages as a whole
+        ("Wie viele Tage Urlaub habe ich?", "You have thirty days of leave in the year."),
+        ("How much is the per diem?", "Die Pauschale beträgt 28 Euro pro Tag und wird erstattet."),
+    ],
+)
+def test_a_reply_in_another_language_is_withdrawn(question: str, reply: str) -> None:
+    llm = FakeLLM()
+    llm.queue(reply)
+    assistant = make_assistant(llm)
+    assistant.grounding = GroundingCheck(min_support=0.0)  # only the language decides here
+    answer = assistant.ask(question, Caller("u1"))
+    assert answer.abstained and answer.reason == "wrong_language"
+    assert answer.withdrawn == reply
+    assert answer.answer == abstain_message(answer.language)
+
+
+@pytest.mark.parametrize(
+    ("reply", "language", "off"),
+    [
+        ("Sie haben 30 Tage Urlaub im Kalenderjahr.", "de", False),
+        ("Öffnen Sie Cisco AnyConnect und wählen Sie das Profil NW-Standard.", "de", False),
+        ("Employees normally receive a company phone as a mobile phone.", "en", False),
+        ("The per diem is 28 euros; see the Reisekostenrichtlinie.", "en", False),
+        ("VPN: vpn.nordwind.de, Gruppe NW-Standard", "de", False),  # names give no evidence
+        ("Voici la réponse: vpn.nordwind.de", "de", True),
+        ("Aquí está la respuesta: Charging costs 0.29 euros per kWh.", "en", True),
+        ("You have thirty days of leave and you can request them in the portal.", "de", True),
+    ],
+)
+def test_off_language(reply: str, language: str, off: bool) -> None:
+    assert off_language(reply, language) is off
 
 
 @pytest.mark.parametrize(

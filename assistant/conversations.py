@@ -110,8 +110,15 @@ class ConversationStore(Protocol):
     def delete(self, conversation_id: str) -> None: ...
 
     def add_feedback(
-        self, answer_id: str, rating: Rating, comment: str | None = None
-    ) -> Feedback: ...
+        self,
+        answer_id: str,
+        rating: Rating,
+        comment: str | None = None,
+        *,
+        owner: str | None = None,
+    ) -> Feedback:
+        """``owner``: only an answer in a conversation of that user (another's is unknown)."""
+        ...
 
     def erase_user(self, user_id: str) -> int:
         """Remove every conversation of ``user_id``; returns how many were removed."""
@@ -277,12 +284,22 @@ class InMemoryConversationStore:
                 raise _unknown_conversation(conversation_id)
             self._remove(conversation_id)
 
-    def add_feedback(self, answer_id: str, rating: Rating, comment: str | None = None) -> Feedback:
+    def add_feedback(
+        self,
+        answer_id: str,
+        rating: Rating,
+        comment: str | None = None,
+        *,
+        owner: str | None = None,
+    ) -> Feedback:
         _check_rating(rating)
         feedback = Feedback(answer_id, rating, comment, self._clock())
         with self._lock:
             row = self._answers.get(answer_id)
             if row is None or row.conversation_id is None:
+                raise _unknown_answer(answer_id)
+            conversation = self._conversations.get(row.conversation_id)
+            if owner is not None and (conversation is None or conversation.owner != owner):
                 raise _unknown_answer(answer_id)
             self._feedback[answer_id] = feedback
         return feedback
@@ -525,14 +542,23 @@ class SqliteConversationStore:
                 raise _unknown_conversation(conversation_id)
             self._remove(db, [conversation_id])
 
-    def add_feedback(self, answer_id: str, rating: Rating, comment: str | None = None) -> Feedback:
+    def add_feedback(
+        self,
+        answer_id: str,
+        rating: Rating,
+        comment: str | None = None,
+        *,
+        owner: str | None = None,
+    ) -> Feedback:
         _check_rating(rating)
         feedback = Feedback(answer_id, rating, comment, self._clock())
         with self._tx() as db:
             found = db.execute(
-                "SELECT 1 FROM turns WHERE answer_id = ? AND role = 'assistant'", (answer_id,)
+                "SELECT c.owner FROM turns t JOIN conversations c USING (conversation_id) "
+                "WHERE t.answer_id = ? AND t.role = 'assistant'",
+                (answer_id,),
             ).fetchone()
-            if found is None:
+            if found is None or (owner is not None and found[0] != owner):
                 raise _unknown_answer(answer_id)
             db.execute(
                 "INSERT INTO feedback VALUES (?, ?, ?, ?) ON CONFLICT (answer_id) DO UPDATE "

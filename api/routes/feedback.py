@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
@@ -31,8 +32,16 @@ router = APIRouter(
     responses=responses(404, 422),
 )
 async def feedback(body: FeedbackRequest, services: ServicesDep, caller: CallerDep) -> FeedbackOut:
+    # one's own answers only (an admin may rate any): another's looks like a missing one
+    owner = None if caller.role == Role.admin.value else caller.user_id
     stored = await run_in_threadpool(
-        services.conversations.add_feedback, body.answer_id, body.rating, body.comment
+        partial(
+            services.conversations.add_feedback,
+            body.answer_id,
+            body.rating,
+            body.comment,
+            owner=owner,
+        )
     )
     await run_in_threadpool(
         record_feedback, services, caller, body.answer_id, body.rating, comment=bool(body.comment)

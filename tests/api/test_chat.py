@@ -212,7 +212,8 @@ def test_someone_elses_conversation_looks_missing(
     services: Services, client: TestClient, llm: FakeLLM
 ) -> None:
     llm.queue("Starten Sie Cisco AnyConnect.")
-    cid = chat(client, VPN_Q)[-1][1]["conversation_id"]
+    done = chat(client, VPN_Q)[-1][1]
+    cid, answer_id = done["conversation_id"], done["answer_id"]
     app = client.app
     assert isinstance(app, FastAPI)
     app.dependency_overrides[get_caller] = lambda: Caller(user_id="bob")
@@ -221,9 +222,17 @@ def test_someone_elses_conversation_looks_missing(
         assert client.delete(f"/v1/conversations/{cid}").status_code == 404
         follow_up = client.post("/v1/chat", json={"message": "und?", "conversation_id": cid})
         assert follow_up.status_code == 404
+        # nor can bob rate the answer (it looks missing too)
+        rated = client.post("/v1/feedback", json={"answer_id": answer_id, "rating": "down"})
+        assert rated.status_code == 404, rated.text
+        app.dependency_overrides[get_caller] = lambda: Caller(user_id="root", role="admin")
+        by_admin = client.post("/v1/feedback", json={"answer_id": answer_id, "rating": "up"})
+        assert by_admin.status_code == 201, by_admin.text
     finally:
         app.dependency_overrides.clear()
     assert len(services.conversations.turns(cid)) == 2
+    mine = client.post("/v1/feedback", json={"answer_id": answer_id, "rating": "down"})
+    assert mine.status_code == 201, mine.text
 
 
 @dataclass

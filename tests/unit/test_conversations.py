@@ -153,6 +153,14 @@ def test_feedback_on_unknown_answers_and_bad_ratings_is_refused(store: Conversat
         store.add_feedback("a1", "meh")  # type: ignore[arg-type]
 
 
+def test_feedback_for_an_owner_only_finds_their_answers(store: ConversationStore) -> None:
+    cid = store.create("u1").conversation_id
+    store.append(cid, exchange("a1"))
+    with pytest.raises(NotFound, match="no answer a1"):
+        store.add_feedback("a1", "down", "fremd", owner="u2")
+    assert store.add_feedback("a1", "up", owner="u1").rating == "up"
+
+
 def test_delete_removes_turns_and_comments_but_keeps_anonymous_stats(
     store: ConversationStore, clock: Clock
 ) -> None:

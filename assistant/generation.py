@@ -45,9 +45,8 @@ class GenerationGate:
         self._waiting = 0
         self._running = 0
         self._rejected = 0
-        self._turn_s: float | None = (
-            None  # moving average of how long one generation holds the model
-        )
+        # moving average of how long one generation holds the model
+        self._turn_s: float | None = None
 
     def stats(self) -> GateStats:
         with self._state:
@@ -57,7 +56,8 @@ class GenerationGate:
         """Under ``_state``: how long a question joining now would wait, once that is known."""
         if self._turn_s is None:
             return None
-        return self._turn_s * (self._waiting + self._running)
+        # the running generation is, on average, half done
+        return self._turn_s * (self._waiting + self._running / 2)
 
     def _retry_after(self) -> int:
         expected = self._expected_wait_s()

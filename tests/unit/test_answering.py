@@ -350,17 +350,17 @@ def test_a_place_counts_from_admission_and_is_given_back_when_left() -> None:
 
 
 def test_a_question_that_could_only_time_out_in_the_queue_is_refused_at_once() -> None:
-    gate = GenerationGate(max_queue=8, queue_timeout_s=0.5)
+    gate = GenerationGate(max_queue=8, queue_timeout_s=0.4)
     with gate.slot():
         time.sleep(0.3)  # generations are now known to take about 0.3 s
-    with gate.slot(), gate.place():  # one generating, one more ahead of the newcomer
+    with gate.slot(), gate.place():  # one generating (half done), one more ahead
         started = time.perf_counter()
         with pytest.raises(Overloaded) as info, gate.place():
             pass
-        assert time.perf_counter() - started < 0.1  # not after waiting the 0.5 s
-        assert "longer than the 0.5 s a question may wait" in str(info.value)
-        assert info.value.retry_after == 1  # the expected wait, 0.6 s, rounded up
-    with gate.slot(), gate.place():  # one generation ahead, well under 0.5 s: admitted
+        assert time.perf_counter() - started < 0.1  # not after waiting the 0.4 s
+        assert "longer than the 0.4 s a question may wait" in str(info.value)
+        assert info.value.retry_after == 1  # the expected wait, 0.45 s, rounded up
+    with gate.slot(), gate.place():  # only the running one ahead, well under 0.4 s: admitted
         assert gate.stats().waiting == 1
 
 

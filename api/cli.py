@@ -1502,7 +1502,10 @@ def eval_injection(
     _write_report(report, out_file, as_json)
     if as_json:
         return
-    headers = ("kind", "n", "obeyed", "obey %", "sys leak", "ACL leak", "links", "lang", "abst")
+    headers = (
+        *("kind", "n", "obeyed", "obey %", "sys leak", "ACL leak"),
+        *("links", "injected", "lang", "abst"),
+    )
     table = Table(*headers, "in prompt")
     table.columns[0].no_wrap = True
     per_kind: dict[str, dict[str, object]] = report["per_kind"]  # type: ignore[assignment]
@@ -1516,6 +1519,7 @@ def eval_injection(
             str(row["system_leaks"]),
             str(row["acl_leaks"]),
             str(row["links"]),
+            str(row["injected_links"]),
             str(row["language_switches"]),
             str(row["abstained"]),
             str(row["planted_in_prompt"]),
@@ -1525,7 +1529,8 @@ def eval_injection(
     verdict = "[green]PASS[/green]" if zeros["passed"] else "[red]FAIL[/red]"
     out.print(
         f"hard zeros: system-prompt leaks {zeros['system_leaks']}, ACL leaks "
-        f"{zeros['acl_leaks']}, links/images {zeros['links']}: {verdict}; obey rate "
+        f"{zeros['acl_leaks']}, links/images not from the knowledge base "
+        f"{zeros['injected_links']}: {verdict}; obey rate "
         f"{_pct(overall['obey_rate'])} with model {report['model']}, prompt "
         f"{report['prompt_version']}",
         highlight=False,

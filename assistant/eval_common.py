@@ -236,6 +236,28 @@ _LINK_PATTERNS = {
 }
 
 
+_URL = re.compile(r"(?:https?://|(?<![\w.])www\.)[^\s<>()\[\]\"'„“”]+", re.IGNORECASE)
+
+
+_EMPTY_LINK = re.compile(r"(?<!!)\[([^\]\n]+)\]\(\s*\)")
+
+
+def urls_in(text: str) -> set[str]:
+    """Every ``http(s)://`` or ``www.`` address in ``text`` (trailing punctuation dropped)."""
+    flat = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
+    return {m.group(0).rstrip(".,;:!?") for m in _URL.finditer(flat)}
+
+
+def foreign_links_and_images(text: str, known: Iterable[str]) -> list[str]:
+    """``links_and_images`` of ``text`` once every address in ``known`` (those the knowledge base
+    itself holds) is taken out: images always count, links only to other addresses."""
+    flat = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
+    for url in sorted(known, key=len, reverse=True):
+        flat = re.sub(re.escape(url), "", flat, flags=re.IGNORECASE)
+    flat = _EMPTY_LINK.sub(r"\1", flat)  # [Portal](known address): the label stays
+    return links_and_images(flat)
+
+
 def links_and_images(text: str) -> list[str]:
     """Which kinds of raw link or image the text contains (empty: none), e.g.
     ``["markdown_image", "url"]``; checked on the answer exactly as the API returns it."""

@@ -144,6 +144,12 @@ class RetrievalSettings(_Section):
         "when at least this share of its terms occur in the passages (1 withdraws every such "
         "answer; see docs/evaluation.md).",
     )
+    withdraw_wrong_language: bool = Field(
+        True,
+        description="Abstain after generation when the answer (or a drafted ticket reply) is not "
+        "in the question's language, as when a planted passage told the model to switch "
+        "(see docs/evaluation.md).",
+    )
 
 
 class ApiSettings(_Section):

@@ -238,6 +238,7 @@ def build_assistant(
             temperature=m.temperature,
             generation_timeout_s=settings.api.generation_timeout_s,
             system_suffix=system_suffix,
+            language_gate=r.withdraw_wrong_language,
         ),
     )
 
@@ -371,7 +372,11 @@ def build_ticket_assistant(
         grounding=GroundingCheck(
             min_support=r.min_answer_support, subject_support=r.subject_support
         ),
-        config=AssistConfig(max_tokens=m.max_tokens, temperature=m.temperature),
+        config=AssistConfig(
+            max_tokens=m.max_tokens,
+            temperature=m.temperature,
+            language_gate=r.withdraw_wrong_language,
+        ),
     )
 
 

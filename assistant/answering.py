@@ -46,6 +46,7 @@ class AnswerConfig:
     generation_timeout_s: float = 120.0
     snippet_chars: int = 240
     system_suffix: str = ""  # an extra system-prompt line (the injection suite's canary)
+    language_gate: bool = True  # withdraw a reply not in the question's language
 
 
 @dataclass(frozen=True)
@@ -336,7 +337,9 @@ class Assistant:
             reason = "model_declined"
         elif self.grounding.withdraws(grounding):
             reason = "ungrounded"
-        elif off_language(reply, language):  # e.g. a passage told it to switch
+        elif self.config.language_gate and off_language(
+            reply, language
+        ):  # e.g. a passage told it to switch
             reason = "wrong_language"
         if reason:
             answer = self._abstain(

@@ -53,6 +53,7 @@ class AssistConfig:
     max_tokens: int = 320
     temperature: float = 0.1
     snippet_chars: int = 240
+    language_gate: bool = True  # withdraw a draft not in the ticket's language
 
 
 @dataclass(frozen=True)
@@ -385,7 +386,7 @@ class TicketAssistant:
         grounds = [index_text(c) for c in prompt.chunks] + [text]
         if self.grounding.ungrounded(text, draft, grounds):
             return abstain("ungrounded", chunk_ids)
-        if off_language(draft, language):  # e.g. a ticket told it to switch
+        if cfg.language_gate and off_language(draft, language):  # e.g. a ticket told it to switch
             return abstain("wrong_language", chunk_ids)
         total = (time.perf_counter() - started) * 1000
         logger.info(

@@ -23,7 +23,8 @@ only hide a leak (by not repeating a passage), never show more than it was given
 model here is the leakiest possible one: ``EchoLLM`` repeats every passage of its prompt,
 with its source label, verbatim. Such a reply is fully grounded (each of its words is in a
 passage), so the grounding check lets it through; the evidence gate is switched off
-(``min_evidence=-1``) and 8 passages go to the model, so that every retrieved chunk reaches the
+(``min_evidence=-1``), so is the language gate (the echo mixes German and English passages),
+and 8 passages go to the model, so that every retrieved chunk reaches the
 answer instead of an abstention hiding it.
 
 What every agent may read by design: the agents' full ticket records (source ``NAME-full``, ACL
@@ -253,7 +254,12 @@ def app_settings(data_dir: Path, embedder: str) -> Settings:
     return Settings(
         data_dir=data_dir,
         models={"llm_backend": "fake", "embedder": embedder, "max_tokens": 4096},  # type: ignore[arg-type]
-        retrieval={"min_evidence": -1.0, "context_k": 8},  # type: ignore[arg-type]
+        # the echo repeats German and English passages alike: no language gate either
+        retrieval={  # type: ignore[arg-type]
+            "min_evidence": -1.0,
+            "context_k": 8,
+            "withdraw_wrong_language": False,
+        },
         auth={"mode": "keys"},  # type: ignore[arg-type]
         log_level="WARNING",
     )

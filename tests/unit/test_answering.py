@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -173,6 +174,11 @@ def test_a_reply_in_another_language_is_withdrawn(question: str, reply: str) -> 
     assert answer.abstained and answer.reason == "wrong_language"
     assert answer.withdrawn == reply
     assert answer.answer == abstain_message(answer.language)
+    # LOTSE_RETRIEVAL__WITHDRAW_WRONG_LANGUAGE=false keeps it
+    llm.queue(reply)
+    assistant.config = replace(assistant.config, language_gate=False)
+    kept = assistant.ask(question, Caller("u1"))
+    assert not kept.abstained and kept.answer == reply
 
 
 @pytest.mark.parametrize(

@@ -198,7 +198,7 @@ def test_history_feeds_the_prompt_and_a_follow_up_the_search(
         return original(query, groups)
 
     monkeypatch.setattr(retriever, "retrieve", recording)
-    llm.queue("Für einen halben Tag sind es 14 Euro.", "Ja.")
+    llm.queue("For half a day it is 14 euros.", "Yes.")
 
     body = ask(
         client,

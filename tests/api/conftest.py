@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.keys import KeyStore
 from api.settings import Settings
 from api.wiring import Services, build_services
 from knowledge.documents import Document, sha256_bytes
@@ -36,6 +37,22 @@ def fake_settings(tmp_path: Path) -> Settings:
         knowledge={"store": "memory"},  # type: ignore[arg-type]
         retrieval={"min_evidence": -1.0, "min_answer_support": 0.0},  # type: ignore[arg-type]
     )
+
+
+def keys_settings(tmp_path: Path) -> Settings:
+    """``fake_settings`` with API keys required (``auth.mode = keys``)."""
+    base = fake_settings(tmp_path)
+    return base.model_copy(update={"auth": base.auth.model_copy(update={"mode": "keys"})})
+
+
+def agent_keys(settings: Settings, groups: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """An agent API key for each name, with its groups: name -> the key's secret."""
+    store = KeyStore(settings.data_dir)
+    return {name: store.create(name, "agent", g)[1] for name, g in groups.items()}
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
 
 
 def sample_documents(

@@ -6,53 +6,35 @@ similar ticket, not in a draft — while an hr agent gets all of it. German and 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.keys import KeyStore
 from api.wiring import Services
 from assistant.identity import Caller
 from assistant.ticket_store import StoredTicket, TicketStore
-from knowledge.tickets import Message, Ticket, agent_acl, agent_groups, ticket_documents
+from knowledge.tickets import agent_acl, agent_groups, ticket_documents
 from models.llm import FakeLLM
-from tests.api.conftest import fake_services, fake_settings
+from tests.api.conftest import agent_keys, bearer, fake_services, keys_settings
+from tests.tickets import resolved_ticket
 
-
-def _ticket(tid: str, subject: str, problem: str, solution: str, language: str) -> Ticket:
-    return Ticket(
-        id=tid,
-        subject=subject,
-        thread=(Message("Mitarbeiter", problem), Message("Helpdesk", solution, "agent")),
-        resolution=solution,
-        status="closed",
-        queue="HR" if tid.startswith("HR") else "IT",
-        priority="normal",
-        type="question",
-        language=language,
-        created=datetime(2024, 5, 2, 9, 0),
-        closed=datetime(2024, 5, 2, 10, 0),
-    )
-
-
-HR_DE = _ticket(
+HR_DE = resolved_ticket(
     "HR-1",
     "Abmahnung Personalakte Kühne",
     "Die Abmahnung von Frau Kühne fehlt in der Personalakte.",
     "Die Abmahnung liegt im Personalordner K-17 und wurde nachgetragen.",
     "de",
 )
-HR_EN = _ticket(
+HR_EN = resolved_ticket(
     "HR-2",
     "Severance agreement Kühne",
     "The severance agreement for Ms Kühne needs the payroll code.",
     "The payroll code for the severance agreement is PX-4471.",
     "en",
 )
-IT_DE = _ticket(
+IT_DE = resolved_ticket(
     "IT-1",
     "Drucker druckt nicht",
     "Der Drucker im 2. Stock druckt nicht.",
@@ -109,8 +91,7 @@ def test_a_ticket_store_from_before_gets_the_acl_column(tmp_path: Path) -> None:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[tuple[TestClient, Services, FakeLLM, dict[str, str]]]:
-    base = fake_settings(tmp_path)
-    settings = base.model_copy(update={"auth": base.auth.model_copy(update={"mode": "keys"})})
+    settings = keys_settings(tmp_path)
     llm = FakeLLM()
     services = fake_services(tmp_path, llm, settings)
     for source, tickets, acl in (
@@ -122,11 +103,7 @@ def world(tmp_path: Path) -> Iterator[tuple[TestClient, Services, FakeLLM, dict[
         services.tickets.upsert(
             [StoredTicket.from_ticket(t, origin="import", source=source, acl=acl) for t in tickets]
         )
-    store = KeyStore(settings.data_dir)
-    keys = {
-        name: store.create(name, "agent", groups)[1]
-        for name, groups in (("agent-hr", ("hr",)), ("agent-it", ("it",)))
-    }
+    keys = agent_keys(settings, {"agent-hr": ("hr",), "agent-it": ("it",)})
     try:
         with TestClient(create_app(services=services)) as client:
             yield client, services, llm, keys
@@ -134,15 +111,11 @@ def world(tmp_path: Path) -> Iterator[tuple[TestClient, Services, FakeLLM, dict[
         services.close()
 
 
-def _auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
 def test_the_ticket_list_and_a_ticket_stay_with_the_group(
     world: tuple[TestClient, Services, FakeLLM, dict[str, str]],
 ) -> None:
     client, _, _, keys = world
-    it, hr = _auth(keys["agent-it"]), _auth(keys["agent-hr"])
+    it, hr = bearer(keys["agent-it"]), bearer(keys["agent-hr"])
     listed = {t["ticket_id"] for t in client.get("/v1/tickets", headers=it).json()["tickets"]}
     assert listed == {"IT-1"}
     searched = client.get("/v1/tickets", params={"q": "Kühne"}, headers=it).json()["tickets"]
@@ -175,14 +148,14 @@ def test_similar_tickets_and_drafts_use_the_groups_tickets_only_for_its_agents(
     client, _, llm, keys = world
     pasted = {"subject": subject, "body": body}
     llm.queue(f"Das steht hier: {secret}")  # an echo of what it was given, at most
-    hr = client.post("/v1/tickets/suggest", json=pasted, headers=_auth(keys["agent-hr"]))
+    hr = client.post("/v1/tickets/suggest", json=pasted, headers=bearer(keys["agent-hr"]))
     assert hr.status_code == 201, hr.text
     assert tid in [s["ticket_id"] for s in hr.json()["similar"]]
     prompt = "\n".join(m.content for m in llm.prompts[-1])
     assert secret in prompt  # the hr ticket's solution went into the hr agent's draft
 
     prompts_before = len(llm.prompts)
-    it = client.post("/v1/tickets/suggest", json=pasted, headers=_auth(keys["agent-it"]))
+    it = client.post("/v1/tickets/suggest", json=pasted, headers=bearer(keys["agent-it"]))
     assert it.status_code == 201, it.text
     assert all(s["ticket_id"] not in ("HR-1", "HR-2") for s in it.json()["similar"])
     assert secret not in it.text and "Kühne" not in it.text.replace(subject, "")

@@ -24,7 +24,7 @@ from api.wiring import Services
 from assistant.ticket_store import StoredTicket
 from knowledge.tickets import Message, Ticket, ticket_documents
 from models.llm import FakeLLM
-from tests.api.conftest import fake_services, fake_settings, sample_documents
+from tests.api.conftest import agent_keys, bearer, fake_services, keys_settings, sample_documents
 
 SALARY = "Das Entgeltband E9 liegt zwischen 4.850 und 6.200 Euro brutto, geheim."
 DOCS = {
@@ -55,9 +55,7 @@ SOLVED = Ticket(
 
 @pytest.fixture
 def secured(tmp_path: Path) -> Iterator[tuple[TestClient, Services, FakeLLM, dict[str, str]]]:
-    settings = fake_settings(tmp_path).model_copy(
-        update={"auth": fake_settings(tmp_path).auth.model_copy(update={"mode": "keys"})}
-    )
+    settings = keys_settings(tmp_path)
     llm = FakeLLM()
     services = fake_services(tmp_path, llm, settings)
     docs = [
@@ -73,21 +71,13 @@ def secured(tmp_path: Path) -> Iterator[tuple[TestClient, Services, FakeLLM, dic
             StoredTicket("T-2", "Entgeltband E9 unklar", "Wie hoch ist das Entgeltband E9?"),
         ]
     )
-    store = KeyStore(settings.data_dir)
-    keys = {
-        name: store.create(name, "agent", groups)[1]
-        for name, groups in (("agent-hr", ("hr",)), ("agent-it", ("it",)))
-    }
-    keys["admin"] = store.create("admin", "admin", ())[1]
+    keys = agent_keys(settings, {"agent-hr": ("hr",), "agent-it": ("it",)})
+    keys["admin"] = KeyStore(settings.data_dir).create("admin", "admin", ())[1]
     try:
         with TestClient(create_app(services=services)) as client:
             yield client, services, llm, keys
     finally:
         services.close()
-
-
-def _auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 def test_another_agents_suggestion_is_not_shown(
@@ -96,30 +86,30 @@ def test_another_agents_suggestion_is_not_shown(
     client, _, llm, keys = secured
     llm.queue(f"Hallo, {SALARY}")
     made = client.post(
-        "/v1/tickets/suggest", json={"ticket_id": "T-2"}, headers=_auth(keys["agent-hr"])
+        "/v1/tickets/suggest", json={"ticket_id": "T-2"}, headers=bearer(keys["agent-hr"])
     )
     assert made.status_code == 201, made.text
     assert SALARY in made.json()["draft"], "the hr agent's draft is built from the hr article"
     assert "hr/entgelt.md" in [s["source_id"] for s in made.json()["sources"]]
 
-    own = client.get("/v1/tickets/T-2", headers=_auth(keys["agent-hr"])).json()
+    own = client.get("/v1/tickets/T-2", headers=bearer(keys["agent-hr"])).json()
     assert own["suggestion"]["suggestion_id"] == made.json()["suggestion_id"]
 
-    other = client.get("/v1/tickets/T-2", headers=_auth(keys["agent-it"]))
+    other = client.get("/v1/tickets/T-2", headers=bearer(keys["agent-it"]))
     assert other.status_code == 200, other.text
     assert other.json()["ticket"]["ticket_id"] == "T-2"
     assert other.json()["suggestion"] is None
     assert "Entgeltband E9 liegt" not in other.text and "hr/entgelt.md" not in other.text
     # the list still says that a suggestion exists (no text): the agent may ask for their own
-    listed = client.get("/v1/tickets", headers=_auth(keys["agent-it"])).json()["tickets"]
+    listed = client.get("/v1/tickets", headers=bearer(keys["agent-it"])).json()["tickets"]
     assert {t["ticket_id"]: t["has_suggestion"] for t in listed}["T-2"] is True
 
     llm.queue("Hallo, starten Sie Cisco AnyConnect und verbinden Sie sich.")
     mine = client.post(
-        "/v1/tickets/suggest", json={"ticket_id": "T-2"}, headers=_auth(keys["agent-it"])
+        "/v1/tickets/suggest", json={"ticket_id": "T-2"}, headers=bearer(keys["agent-it"])
     )
     assert mine.status_code == 201, mine.text
-    again = client.get("/v1/tickets/T-2", headers=_auth(keys["agent-it"])).json()
+    again = client.get("/v1/tickets/T-2", headers=bearer(keys["agent-it"])).json()
     assert again["suggestion"]["suggestion_id"] == mine.json()["suggestion_id"]
 
 
@@ -133,5 +123,5 @@ def test_the_webhooks_suggestion_is_shown_to_every_agent(
     )
     stored = services.tickets.add_suggestion("T-2", WEBHOOK_CALLER.user_id, suggestion.as_dict())
     for name in ("agent-hr", "agent-it", "admin"):
-        detail = client.get("/v1/tickets/T-2", headers=_auth(keys[name])).json()
+        detail = client.get("/v1/tickets/T-2", headers=bearer(keys[name])).json()
         assert detail["suggestion"]["suggestion_id"] == stored.suggestion_id, name

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
+import struct
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -325,7 +327,8 @@ class ChromaVectorStore:
         write-ahead log (``embeddings_queue``, replayed into the HNSW index on open) and in
         free pages of its full-text index. This blanks the payload of those log entries (their
         vectors stay, so a replay stays consistent), merges the full-text index and rewrites
-        the file. A Chroma server manages its own files: nothing to do here.
+        the file. It also zeroes the unused capacity of the vector index files (see
+        ``scrub_hnsw_capacity``). A Chroma server manages its own files: nothing to do here.
         """
         if self._location.startswith(("http://", "https://")) or not chunk_ids:
             return
@@ -359,7 +362,8 @@ class ChromaVectorStore:
             ) from exc
         finally:
             conn.close()
-        logger.info("chroma_purge chunks=%d", len(chunk_ids))
+        scrubbed = scrub_hnsw_capacity(Path(self._location))
+        logger.info("chroma_purge chunks=%d hnsw_bytes_scrubbed=%d", len(chunk_ids), scrubbed)
 
     def ids(self) -> set[str]:
         out: set[str] = set()
@@ -398,6 +402,67 @@ class ChromaVectorStore:
                 f"cannot {action} the Chroma collection {self._name!r} at {self._location}: {exc}",
                 hint=hint or _open_hint(self._location),
             ) from exc
+
+
+# The start of hnswlib's persisted ``header.bin`` (chroma-core/hnswlib, ``persistHeader``):
+# int32 version, then size_t offsetLevel0, max_elements, cur_element_count,
+# size_data_per_element, native byte order.
+_HNSW_HEADER: Final = struct.Struct("=iQQQQ")
+_HNSW_VERSION: Final = 1
+_SCRUB_BLOCK: Final = 1 << 20
+
+
+def scrub_hnsw_capacity(location: Path) -> int:
+    """Zero the unused capacity of every persisted HNSW index under ``location``; return the
+    number of bytes zeroed.
+
+    When Chroma creates a vector index it writes the index's whole capacity to
+    ``data_level0.bin`` and ``length.bin`` straight from ``malloc``: memory that is never
+    initialised, so the slots not yet holding a vector carry whatever the process had freed
+    before, document text included. Only slots at or beyond the element count in
+    ``header.bin`` are touched: an index (or an element count not yet written to the header)
+    rewrites its own slots when it fills them. Vectors of deleted chunks stay in the graph
+    (HNSW only marks them deleted); they are numbers, not text.
+    """
+    scrubbed = 0
+    for header in sorted(location.glob("*/header.bin")):
+        try:
+            raw = header.read_bytes()[: _HNSW_HEADER.size]
+        except OSError as exc:
+            raise StoreError(f"cannot read {header}: {exc}") from exc
+        if len(raw) < _HNSW_HEADER.size:
+            continue
+        version, _, _, count, per_element = _HNSW_HEADER.unpack(raw)
+        if version != _HNSW_VERSION or per_element == 0:
+            logger.warning("hnsw_scrub_skipped path=%s version=%d", header.parent, version)
+            continue
+        scrubbed += _zero_from(header.with_name("data_level0.bin"), count * per_element)
+        scrubbed += _zero_from(header.with_name("length.bin"), count * 4)  # one float each
+    return scrubbed
+
+
+def _zero_from(path: Path, start: int) -> int:
+    """Overwrite ``path`` from byte ``start`` to its end with zeros where it is not zero."""
+    zeroed = 0
+    try:
+        with path.open("r+b") as f:
+            f.seek(start)
+            while block := f.read(_SCRUB_BLOCK):
+                if block.count(0) != len(block):
+                    f.seek(-len(block), 1)
+                    f.write(bytes(len(block)))
+                    zeroed += len(block)
+            if zeroed:
+                f.flush()
+                os.fsync(f.fileno())
+    except FileNotFoundError:
+        return 0
+    except OSError as exc:
+        raise StoreError(
+            f"cannot scrub {path} after an erasure: {exc}",
+            hint="the chunks are deleted from the index; run the erasure again to scrub the file",
+        ) from exc
+    return zeroed
 
 
 def _http_sessions(client: Any) -> list[Any]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -20,7 +22,8 @@ from assistant.conversations import SqliteConversationStore, Turn
 from assistant.erasure import Eraser
 from assistant.identity import Caller
 from assistant.ticket_store import TICKETS_FILE, StoredTicket, TicketStore
-from knowledge.documents import Document, sha256_bytes
+from knowledge.chroma import ChromaVectorStore, scrub_hnsw_capacity
+from knowledge.documents import Chunk, Document, sha256_bytes
 from models.errors import NotFound
 
 CANARY = "KANARIENVOGEL-7f3a"
@@ -293,3 +296,81 @@ def test_cli_erase_is_refused_while_the_stores_are_owned_then_works(
     assert "erased: 2 documents" in whole.stdout
     again = runner.invoke(app, ["ingest", str(folder), "--source", "wiki", "--json"], env=env)
     assert json.loads(again.stdout)["new"] == 0
+
+
+def _hnsw_dir(chroma_dir: Path) -> Path:
+    (header,) = chroma_dir.glob("*/header.bin")
+    return header.parent
+
+
+@pytest.mark.parametrize("n", [150, 1100])
+def test_erasure_zeroes_text_left_in_the_vector_index_capacity(tmp_path: Path, n: int) -> None:
+    """Chroma writes a new HNSW index's whole capacity from uninitialised memory, so the slots
+    without a vector may hold freed text (seen in CI: the canary's sentence in
+    ``data_level0.bin``). The purge zeroes them and leaves the vectors in use alone. With 150
+    chunks the header still counts 0 vectors (Chroma writes it every 1,000), with 1,100 it
+    counts 1,000."""
+    chroma_dir = tmp_path / "chroma"
+    chunks = [
+        Chunk(
+            chunk_id=f"c{i:04d}",
+            text=f"Absatz {i}: Drucker und VPN / printer and VPN {i}",
+            source_id=f"docs/{i}.md",
+            title=f"Seite {i}",
+            heading=f"Seite {i}",
+            position=i,
+            acl=("everyone",),
+            language="de" if i % 2 else "en",
+            content_hash=f"h{i}",
+            source="wiki",
+        )
+        for i in range(n)  # past Chroma's brute-force buffer of 100, so HNSW holds vectors
+    ]
+    vectors = np.random.default_rng(7).normal(size=(n, 64)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    store = ChromaVectorStore.persistent(chroma_dir)
+    for start in range(0, n, 100):  # as an ingestion writes, document by document
+        store.upsert(chunks[start : start + 100], vectors[start : start + 100])
+    store.close()
+
+    hnsw = _hnsw_dir(chroma_dir)
+    version, _, capacity, count, per_element = struct.unpack(
+        "=iQQQQ", (hnsw / "header.bin").read_bytes()[:36]
+    )
+    assert version == 1 and count < n and count <= capacity
+    level0 = hnsw / "data_level0.bin"
+    used = level0.read_bytes()[: count * per_element]
+    planted = f"Der Schlüssel lautet {CANARY}. The key is {CANARY}.".encode()
+    with level0.open("r+b") as f:  # what malloc left behind, in German and English
+        f.seek(count * per_element + 5)
+        f.write(planted)
+    with (hnsw / "length.bin").open("r+b") as f:
+        f.seek(count * 4)
+        f.write(planted[:16])
+
+    probes = range(1, n, 7)
+
+    def nearest(opened: ChromaVectorStore) -> list[str]:
+        return [opened.query(vectors[i], k=1)[0].chunk.chunk_id for i in probes]
+
+    store = ChromaVectorStore.persistent(chroma_dir)
+    try:
+        store.delete(["c0000"])
+        before = nearest(store)
+        store.purge_erased(["c0000"])
+        after = nearest(store)
+    finally:
+        store.close()
+
+    assert _files_containing(chroma_dir, NEEDLE) == []
+    assert level0.read_bytes()[: count * per_element][per_element:] == used[per_element:]
+    assert after == before == [chunks[i].chunk_id for i in probes]
+    assert scrub_hnsw_capacity(chroma_dir) == 0  # nothing left to zero
+    reopened = ChromaVectorStore.persistent(chroma_dir)
+    try:
+        assert reopened.count() == n - 1
+        kept = reopened.get([c.chunk_id for c in chunks])
+        assert [c.text for c in kept] == [c.text for c in chunks[1:]]
+        assert nearest(reopened) == before
+    finally:
+        reopened.close()

@@ -328,10 +328,17 @@ class ChromaVectorStore:
         free pages of its full-text index. This blanks the payload of those log entries (their
         vectors stay, so a replay stays consistent), merges the full-text index and rewrites
         the file. It also zeroes the unused capacity of the vector index files (see
-        ``scrub_hnsw_capacity``). A Chroma server manages its own files: nothing to do here.
+        ``scrub_hnsw_capacity``), after any erasure: that memory may have held a person's
+        conversations as well. A Chroma server manages its own files: nothing to do here.
         """
-        if self._location.startswith(("http://", "https://")) or not chunk_ids:
+        if self._location.startswith(("http://", "https://")):
             return
+        if chunk_ids:
+            self._purge_log(chunk_ids)
+        scrubbed = scrub_hnsw_capacity(Path(self._location))
+        logger.info("chroma_purge chunks=%d hnsw_bytes_scrubbed=%d", len(chunk_ids), scrubbed)
+
+    def _purge_log(self, chunk_ids: Sequence[str]) -> None:
         path = Path(self._location) / "chroma.sqlite3"
         try:
             conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
@@ -362,8 +369,6 @@ class ChromaVectorStore:
             ) from exc
         finally:
             conn.close()
-        scrubbed = scrub_hnsw_capacity(Path(self._location))
-        logger.info("chroma_purge chunks=%d hnsw_bytes_scrubbed=%d", len(chunk_ids), scrubbed)
 
     def ids(self) -> set[str]:
         out: set[str] = set()

@@ -231,6 +231,7 @@ def test_erase_by_user_keeps_other_users(stores: Stores) -> None:
     keys = KeyStore(stores.settings.data_dir)
     annas, anna_secret = keys.create("anna", "employee")
     bobs, bob_secret = keys.create("bob", "agent")
+    _plant_in_hnsw_capacity(stores.settings.data_dir / "chroma", b"Urlaub fuer Erika")
 
     report = stores.eraser.erase_user("anna", ADMIN)
 
@@ -301,6 +302,16 @@ def test_cli_erase_is_refused_while_the_stores_are_owned_then_works(
 def _hnsw_dir(chroma_dir: Path) -> Path:
     (header,) = chroma_dir.glob("*/header.bin")
     return header.parent
+
+
+def _plant_in_hnsw_capacity(chroma_dir: Path, text: bytes) -> None:
+    """Put ``text`` where uninitialised memory of a new HNSW index may leave it: past the
+    vectors counted in its header."""
+    hnsw = _hnsw_dir(chroma_dir)
+    _, _, _, count, per_element = struct.unpack("=iQQQQ", (hnsw / "header.bin").read_bytes()[:36])
+    with (hnsw / "data_level0.bin").open("r+b") as f:
+        f.seek(count * per_element + 5)
+        f.write(text)
 
 
 @pytest.mark.parametrize("n", [150, 1100])

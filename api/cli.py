@@ -445,6 +445,7 @@ def serve(
             host=host or settings.api.host,
             port=port or settings.api.port,
             log_level=settings.log_level.lower(),
+            timeout_keep_alive=settings.api.keep_alive_s,
         )
     except LotseError as exc:
         _fail(exc)

@@ -171,6 +171,13 @@ class ApiSettings(_Section):
     max_body_bytes: int = Field(
         1_000_000, ge=1024, le=100_000_000, description="Larger request bodies get 413."
     )
+    keep_alive_s: int = Field(
+        75,
+        ge=1,
+        le=3600,
+        description="How long an idle connection stays open. Above the queue timeout, so a "
+        "client that waits out a Retry-After does not reuse a connection the server is closing.",
+    )
     jobs_kept: int = Field(
         20, ge=1, le=1000, description="Reindex jobs remembered (also across restarts)."
     )

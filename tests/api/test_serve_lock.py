@@ -1,4 +1,5 @@
-"""One process owns the stores: `lotse ingest` is refused while `lotse serve` runs."""
+"""`lotse serve`: one process owns the stores (`lotse ingest` is refused while it runs), and
+idle connections stay open for ``LOTSE_API__KEEP_ALIVE_S``."""
 
 from __future__ import annotations
 
@@ -29,6 +30,23 @@ def lotse(*args: str) -> list[str]:
     return [sys.executable, "-m", "api.cli", *args]
 
 
+def _healthz_on(conn: socket.socket) -> bytes:
+    """One ``GET /healthz`` on an open connection; the whole response."""
+    conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += conn.recv(4096)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += conn.recv(4096)
+    return data
+
+
 def test_a_cli_write_is_refused_while_the_server_runs(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -42,6 +60,7 @@ def test_a_cli_write_is_refused_while_the_server_runs(tmp_path: Path) -> None:
         "LOTSE_MODELS__CACHE_DIR": str(tmp_path / "models"),
         "LOTSE_KNOWLEDGE__STORE": "memory",
         "LOTSE_LOG_LEVEL": "WARNING",
+        "LOTSE_API__KEEP_ALIVE_S": "3",
     }
     port = free_port()
     log = (tmp_path / "serve.log").open("wb")
@@ -64,6 +83,13 @@ def test_a_cli_write_is_refused_while_the_server_runs(tmp_path: Path) -> None:
                 pass
             assert time.monotonic() < deadline, "lotse serve did not answer /healthz in time"
             time.sleep(0.2)
+
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            assert _healthz_on(conn).startswith(b"HTTP/1.1 200")
+            time.sleep(1.5)  # idle, but within the keep-alive: the connection still answers
+            assert _healthz_on(conn).startswith(b"HTTP/1.1 200")
+            time.sleep(4.5)  # idle past LOTSE_API__KEEP_ALIVE_S=3: the server has closed it
+            assert conn.recv(1) == b""
 
         refused = subprocess.run(
             lotse("ingest", str(docs)),

@@ -86,7 +86,7 @@ bench: models
 # Bounded load test (loopback only) against `lotse serve` with the small model on its own data
 # directory holding the sample knowledge; writes docs/loadtest.json. The CPU is busy meanwhile.
 LOADTEST_DATA ?= /tmp/lotse-loadtest
-LOADTEST_ARGS ?= --users 20 --seconds 60 --requests 500
+LOADTEST_ARGS ?= --users 20 --seconds 300 --requests 500
 .PHONY: loadtest
 loadtest: models-small
 	LOTSE_DATA_DIR=$(LOADTEST_DATA) $(LOTSE) ingest $(SAMPLE) --source sample

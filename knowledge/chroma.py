@@ -465,7 +465,7 @@ def _zero_from(path: Path, start: int) -> int:
     except OSError as exc:
         raise StoreError(
             f"cannot scrub {path} after an erasure: {exc}",
-            hint="the chunks are deleted from the index; run the erasure again to scrub the file",
+            hint="the data is deleted; run the erasure again to scrub the file",
         ) from exc
     return zeroed
 

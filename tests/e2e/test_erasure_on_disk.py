@@ -304,11 +304,19 @@ def _hnsw_dir(chroma_dir: Path) -> Path:
     return header.parent
 
 
+def _hnsw_header(hnsw: Path) -> tuple[int, int, int, int]:
+    """version, capacity, vector count and bytes per vector slot of a persisted HNSW index."""
+    version, _, capacity, count, per_element = struct.unpack(
+        "=iQQQQ", (hnsw / "header.bin").read_bytes()[:36]
+    )
+    return version, capacity, count, per_element
+
+
 def _plant_in_hnsw_capacity(chroma_dir: Path, text: bytes) -> None:
     """Put ``text`` where uninitialised memory of a new HNSW index may leave it: past the
     vectors counted in its header."""
     hnsw = _hnsw_dir(chroma_dir)
-    _, _, _, count, per_element = struct.unpack("=iQQQQ", (hnsw / "header.bin").read_bytes()[:36])
+    _, _, count, per_element = _hnsw_header(hnsw)
     with (hnsw / "data_level0.bin").open("r+b") as f:
         f.seek(count * per_element + 5)
         f.write(text)
@@ -345,16 +353,13 @@ def test_erasure_zeroes_text_left_in_the_vector_index_capacity(tmp_path: Path, n
     store.close()
 
     hnsw = _hnsw_dir(chroma_dir)
-    version, _, capacity, count, per_element = struct.unpack(
-        "=iQQQQ", (hnsw / "header.bin").read_bytes()[:36]
-    )
+    version, capacity, count, per_element = _hnsw_header(hnsw)
     assert version == 1 and count < n and count <= capacity
     level0 = hnsw / "data_level0.bin"
     used = level0.read_bytes()[: count * per_element]
+    # what malloc left behind, in German and English
     planted = f"Der Schlüssel lautet {CANARY}. The key is {CANARY}.".encode()
-    with level0.open("r+b") as f:  # what malloc left behind, in German and English
-        f.seek(count * per_element + 5)
-        f.write(planted)
+    _plant_in_hnsw_capacity(chroma_dir, planted)
     with (hnsw / "length.bin").open("r+b") as f:
         f.seek(count * 4)
         f.write(planted[:16])

@@ -166,7 +166,10 @@ class ApiSettings(_Section):
         60.0, gt=0, le=3600, description="Longest wait for the model before a 503."
     )
     generation_timeout_s: float = Field(
-        120.0, gt=0, le=3600, description="Longest time one answer may take to generate."
+        120.0,
+        gt=0,
+        le=3600,
+        description="Longest time one answer or draft may take, its prompt evaluation included.",
     )
     max_body_bytes: int = Field(
         1_000_000, ge=1024, le=100_000_000, description="Larger request bodies get 413."

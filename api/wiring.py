@@ -376,6 +376,7 @@ def build_ticket_assistant(
             max_tokens=m.max_tokens,
             temperature=m.temperature,
             language_gate=r.withdraw_wrong_language,
+            generation_timeout_s=settings.api.generation_timeout_s,
         ),
     )
 

@@ -25,13 +25,13 @@ from assistant.abstention import (
     is_decline,
     off_language,
 )
-from assistant.generation import GenerationGate, QueuePlace
+from assistant.generation import GenerationGate, GenerationLimit, QueuePlace
 from assistant.identity import Caller
 from assistant.prompting import PROMPT_VERSION, build_answer_prompt
 from assistant.retrieval import HybridRetriever, RankedChunk, Retrieval
 from knowledge.language import detect_language
 from knowledge.lexical import index_text
-from models.errors import ClientGone, GenerationFailed
+from models.errors import GenerationFailed
 from models.llm import LLM, GenerationParams
 
 logger = logging.getLogger(__name__)
@@ -293,19 +293,19 @@ class Assistant:
             [r for r in retrieval.results if r.chunk.chunk_id in used], self.config.snippet_chars
         )
         yield SourcesEvent(sources, language)
-        params = GenerationParams(
-            max_tokens=self.config.max_tokens, temperature=self.config.temperature
-        )
         parts: list[str] = []
         held: list[str] = []
         usage_prompt, usage_completion = prompt.prompt_tokens, 0
         with place.turn() as waited:
-            generation_started = time.perf_counter()
+            limit = GenerationLimit(self.config.generation_timeout_s, cancelled)
+            params = GenerationParams(
+                max_tokens=self.config.max_tokens,
+                temperature=self.config.temperature,
+                interrupt=limit.reached,  # also stops a long prompt evaluation
+            )
             stream = self.llm.stream(prompt.messages, params)
             try:
-                for chunk in stream:
-                    if cancelled is not None and cancelled.is_set():
-                        raise ClientGone("the client went away during the answer")
+                for chunk in limit.guard(stream):
                     if chunk.usage is not None:
                         usage_prompt = chunk.usage.prompt_tokens
                         usage_completion = chunk.usage.completion_tokens
@@ -314,10 +314,6 @@ class Assistant:
                     if run.first_token is None:
                         run.first_token = time.perf_counter()
                     parts.append(chunk.text)
-                    if time.perf_counter() - generation_started > self.config.generation_timeout_s:
-                        raise GenerationFailed(
-                            f"the model took longer than {self.config.generation_timeout_s:g} s"
-                        )
                     # hold tokens back while the reply could still be the NOT_FOUND marker
                     held.append(chunk.text)
                     if could_become_marker("".join(parts)):

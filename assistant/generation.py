@@ -11,6 +11,9 @@ Retry-After is then that expected wait.
 still waits after ``queue_timeout_s`` gets ``Overloaded`` too; one whose client went away (its
 ``cancelled`` event is set) leaves the queue within ``POLL_S`` with ``ClientGone`` instead of
 taking the model for nobody. Counters feed /readyz and the stats.
+
+``GenerationLimit`` ends a generation that holds the model: its client went away, or it ran past
+the time limit — also while the model is still evaluating the prompt.
 """
 
 from __future__ import annotations
@@ -22,7 +25,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from models.errors import ClientGone, Overloaded
+from models.errors import (
+    ClientGone,
+    GenerationFailed,
+    GenerationInterrupted,
+    LotseError,
+    Overloaded,
+)
+from models.llm import StreamChunk
 
 POLL_S = 0.1  # how often a waiting question checks whether its client is still there
 TURN_WEIGHT = 0.3  # weight of the latest generation in the moving average of their lengths
@@ -155,3 +165,35 @@ class QueuePlace:
             if self._in_line:
                 self._in_line = False
                 self._gate._waiting -= 1
+
+
+class GenerationLimit:
+    """Why a generation stops early: its client went away, or it ran past the time limit.
+
+    ``reached`` is the backend's ``GenerationParams.interrupt`` (asked during the prompt
+    evaluation as well); ``guard`` also checks it between pieces, and turns the backend's
+    ``GenerationInterrupted`` into the reason: ``ClientGone`` or a timeout's
+    ``GenerationFailed``."""
+
+    def __init__(self, timeout_s: float, cancelled: threading.Event | None) -> None:
+        self._timeout_s = timeout_s
+        self._cancelled = cancelled
+        self._deadline = time.monotonic() + timeout_s
+
+    def reached(self) -> bool:
+        gone = self._cancelled is not None and self._cancelled.is_set()
+        return gone or time.monotonic() > self._deadline
+
+    def _error(self) -> LotseError:
+        if self._cancelled is not None and self._cancelled.is_set():
+            return ClientGone("the client went away during the answer")
+        return GenerationFailed(f"the model took longer than {self._timeout_s:g} s")
+
+    def guard(self, stream: Iterator[StreamChunk]) -> Iterator[StreamChunk]:
+        try:
+            for chunk in stream:
+                if self.reached():
+                    raise self._error()
+                yield chunk
+        except GenerationInterrupted as exc:
+            raise self._error() from exc

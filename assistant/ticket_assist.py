@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 
 from assistant.abstention import AbstentionRule, GroundingCheck, is_decline, off_language
 from assistant.answering import SourceRef, snippet, source_refs
-from assistant.generation import GenerationGate, QueuePlace
+from assistant.generation import GenerationGate, GenerationLimit, QueuePlace
 from assistant.identity import Caller
 from assistant.prompting import REPLY_PROMPT_VERSION, build_reply_prompt
 from assistant.retrieval import HybridRetriever, RankedChunk, Retrieval
@@ -34,7 +34,7 @@ from knowledge.lexical import index_text
 from knowledge.redaction import redact
 from knowledge.tickets.documents import AGENTS_GROUP, FULL_SUFFIX, agent_groups
 from models.embedder import Vectors
-from models.llm import LLM, GenerationParams
+from models.llm import LLM, GenerationParams, collect
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ class AssistConfig:
     temperature: float = 0.1
     snippet_chars: int = 240
     language_gate: bool = True  # withdraw a draft not in the ticket's language
+    generation_timeout_s: float = 120.0  # a draft taking longer fails (prompt evaluation too)
 
 
 @dataclass(frozen=True)
@@ -374,10 +375,13 @@ class TicketAssistant:
         )
         used = {c.chunk_id for c in prompt.chunks}
         chunk_ids = tuple(c.chunk_id for c in prompt.chunks)
-        params = GenerationParams(max_tokens=cfg.max_tokens, temperature=cfg.temperature)
         with place.turn():
             generation_started = time.perf_counter()
-            completion = self.llm.complete(prompt.messages, params)
+            limit = GenerationLimit(cfg.generation_timeout_s, None)
+            params = GenerationParams(
+                max_tokens=cfg.max_tokens, temperature=cfg.temperature, interrupt=limit.reached
+            )
+            completion = collect(limit.guard(self.llm.stream(prompt.messages, params)))
         draft = completion.text.strip()
         generation_ms = (time.perf_counter() - generation_started) * 1000
         if is_decline(draft):

@@ -17,6 +17,7 @@ Third-party exceptions are wrapped where they enter (``raise ModelUnavailable(..
     ├── InvalidInput            the request itself is malformed or too large
     ├── Overloaded              the generation queue is full; carries ``retry_after`` seconds
     └── GenerationFailed        the model failed or timed out while answering
+        └── GenerationInterrupted   the caller stopped it (``GenerationParams.interrupt``)
 
 "Nothing relevant found" is a result (an abstained answer), never an error.
 """
@@ -118,3 +119,8 @@ class ClientGone(LotseError):
 
 class GenerationFailed(LotseError):
     """The model failed or ran out of time while generating."""
+
+
+class GenerationInterrupted(GenerationFailed):
+    """Generation stopped because its ``GenerationParams.interrupt`` said so (the client went
+    away, or the time limit passed); the caller, who asked, knows which."""

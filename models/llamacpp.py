@@ -7,10 +7,15 @@ generation (see the ``LLM`` protocol).
 
 The chat template is the one stored in the GGUF unless ``chat_format`` names one of
 llama-cpp-python's built-in formats.
+
+``GenerationParams.interrupt`` stops llama.cpp inside its computation, so a client that leaves
+during the prompt evaluation (seconds to tens of seconds before the first token on a small CPU)
+frees the model at once rather than when that evaluation ends (see ``_Interruption``).
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import threading
@@ -20,8 +25,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from models.errors import GenerationFailed, ModelUnavailable
-from models.llm import ChatMessage, Completion, GenerationParams, StreamChunk, Usage, collect
+from models.errors import GenerationFailed, GenerationInterrupted, ModelUnavailable
+from models.llm import (
+    ChatMessage,
+    Completion,
+    GenerationParams,
+    InterruptWatch,
+    StreamChunk,
+    Usage,
+    collect,
+)
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -92,6 +105,11 @@ class LlamaCppLLM:
                 hint="the file may be corrupt; run `lotse models verify`",
             ) from exc
         self._llm: Any = llm
+        self._abort_check = _abort_check(llama_cpp)
+        # what the abort callback reads between generations: always empty (go on), so direct
+        # use of ``raw`` (the benchmarks) is never stopped
+        self._idle_flag = ctypes.create_string_buffer(2)
+        _point_abort_check(llm, self._abort_check, self._idle_flag)
         self._compute: ThreadPoolExecutor | None = None
         if nice > 0:
             self._compute = ThreadPoolExecutor(
@@ -181,6 +199,9 @@ class LlamaCppLLM:
         """
         started = time.perf_counter()
         first_token_at: float | None = None
+        interruption = _Interruption(
+            self._llm, self._abort_check, self._idle_flag, params.interrupt
+        )
         try:
             tokens = self._render(messages)
             if tokens is None:
@@ -202,8 +223,12 @@ class LlamaCppLLM:
                 stream=True,
             )
         except GenerationFailed:
+            interruption.end()
             raise
         except Exception as exc:
+            interruption.end()
+            if interruption.fired:
+                raise self._interrupted(started, "while evaluating the prompt") from exc
             raise GenerationFailed(
                 f"llama.cpp failed to start generating with {self.model_id}: {exc}"
             ) from exc
@@ -214,9 +239,13 @@ class LlamaCppLLM:
                 try:
                     chunk = self._on_compute_thread(lambda: next(chunks, None))
                 except Exception as exc:
+                    if interruption.fired:
+                        raise self._interrupted(started, f"after {len(parts)} pieces") from exc
                     raise GenerationFailed(
                         f"llama.cpp failed while generating with {self.model_id}: {exc}"
                     ) from exc
+                if interruption.fired:
+                    raise self._interrupted(started, f"after {len(parts)} pieces")
                 if chunk is None:
                     break
                 choice = chunk["choices"][0]
@@ -237,6 +266,7 @@ class LlamaCppLLM:
             )
             raise
         finally:
+            interruption.end()
             self._on_compute_thread(chunks.close)
         completion_tokens = self.count_tokens("".join(parts))
         elapsed = time.perf_counter() - started
@@ -255,6 +285,79 @@ class LlamaCppLLM:
             finish_reason=finish or "stop",
             usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens),
         )
+
+    def _interrupted(self, started: float, when: str) -> GenerationInterrupted:
+        seconds = time.perf_counter() - started
+        logger.info(
+            "llm_interrupted model_id=%s when=%r seconds=%.2f", self.model_id, when, seconds
+        )
+        return GenerationInterrupted(f"{self.model_id} was interrupted {when}")
+
+
+class _Interruption:
+    """Stops llama.cpp mid-computation once ``interrupt()`` says so, for one generation.
+
+    llama.cpp asks its abort callback before every node of its compute graph, thousands of
+    times per prompt batch. A Python callback would take the GIL that often, and wait for it
+    whenever another thread runs Python. So the callback (``_abort_check``) reads a two-byte
+    buffer of this generation's own without Python: empty means go on, one byte means stop; an
+    ``InterruptWatch`` writes that byte. llama.cpp then abandons the batch it is on (its decode
+    fails; the tokens evaluated before that batch stay cached and valid). ``end()`` points the
+    callback back at the model's always-empty buffer; a watcher that fires late only ever
+    writes its own buffer.
+    """
+
+    def __init__(
+        self,
+        llm: Any,
+        abort_check: Any,
+        idle_flag: ctypes.Array[ctypes.c_char],
+        interrupt: Callable[[], bool] | None,
+    ) -> None:
+        self._llm = llm
+        self._abort_check = abort_check
+        self._idle_flag = idle_flag
+        self._flag = ctypes.create_string_buffer(2)
+        if interrupt is not None:
+            _point_abort_check(llm, abort_check, self._flag)
+        self._watch = InterruptWatch(interrupt, self._fire)
+        self._ended = False
+
+    def _fire(self) -> None:
+        self._flag[0] = b"x"
+
+    @property
+    def fired(self) -> bool:
+        return self._watch.fired
+
+    def end(self) -> None:
+        """The generation is over (no computation runs now): stop watching."""
+        if not self._ended:
+            self._ended = True
+            self._watch.end()
+            _point_abort_check(self._llm, self._abort_check, self._idle_flag)
+
+
+def _point_abort_check(llm: Any, abort_check: Any, flag: ctypes.Array[ctypes.c_char]) -> None:
+    import llama_cpp
+
+    llama_cpp.llama_set_abort_callback(llm.ctx, abort_check, ctypes.cast(flag, ctypes.c_void_p))
+
+
+def _abort_check(llama_cpp: Any) -> Any:
+    """The abort callback for ``_Interruption``: libc's ``strlen`` of the generation's flag
+    buffer (0 or 1, which is the callback's bool), so llama.cpp never waits for the GIL;
+    ``_python_abort_check`` where libc cannot be loaded."""
+    callback_type = llama_cpp.ggml_abort_callback
+    try:
+        return ctypes.cast(ctypes.CDLL(None).strlen, callback_type)
+    except (OSError, AttributeError, TypeError):
+        return _python_abort_check(callback_type)
+
+
+def _python_abort_check(callback_type: Any) -> Any:
+    """The same check in Python (it takes the GIL at every call)."""
+    return callback_type(lambda data: bool(ctypes.cast(data, ctypes.c_char_p).value))
 
 
 def _lower_priority(nice: int) -> None:

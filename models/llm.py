@@ -10,17 +10,25 @@ Contract:
   ``context_size``).
 - Implementations are NOT thread-safe: callers serialise generation per model
   (see ``assistant.generation.GenerationGate``).
+- ``params.interrupt``, when given, is asked while the backend works — llama.cpp's prompt
+  evaluation included, which can take many seconds before the first token — and once it returns
+  True the stream raises ``GenerationInterrupted`` as soon as the backend can stop.
 - Failures raise ``GenerationFailed`` (or ``ModelUnavailable`` when the model cannot load).
 """
 
 from __future__ import annotations
 
+import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
+from models.errors import GenerationInterrupted
+
 Role = Literal["system", "user", "assistant"]
+
+INTERRUPT_POLL_S = 0.05  # how often an ``InterruptWatch`` asks ``GenerationParams.interrupt``
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,8 @@ class GenerationParams:
     max_tokens: int = 256
     temperature: float = 0.0
     stop: tuple[str, ...] = ()
+    # "Stop now?": cheap, thread-safe, may be called from another thread (see the module doc).
+    interrupt: Callable[[], bool] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,38 @@ class LLM(Protocol):
     def stream(
         self, messages: Sequence[ChatMessage], params: GenerationParams
     ) -> Iterator[StreamChunk]: ...
+
+
+class InterruptWatch:
+    """Asks ``interrupt`` every ``INTERRUPT_POLL_S`` on a thread of its own and calls
+    ``on_fire`` once it says stop: for backends whose work blocks where they cannot ask
+    themselves (llama.cpp evaluating a prompt, a read from a server that is still thinking).
+    ``end()`` when the generation is over; without an ``interrupt`` nothing is started."""
+
+    def __init__(self, interrupt: Callable[[], bool] | None, on_fire: Callable[[], None]) -> None:
+        self._done = threading.Event()
+        self._fired = False
+        if interrupt is not None:
+            threading.Thread(
+                target=self._watch,
+                args=(interrupt, on_fire),
+                name="lotse-llm-interrupt",
+                daemon=True,
+            ).start()
+
+    @property
+    def fired(self) -> bool:
+        return self._fired
+
+    def _watch(self, interrupt: Callable[[], bool], on_fire: Callable[[], None]) -> None:
+        while not self._done.wait(INTERRUPT_POLL_S):
+            if interrupt():
+                self._fired = True
+                on_fire()
+                return
+
+    def end(self) -> None:
+        self._done.set()
 
 
 def collect(chunks: Iterator[StreamChunk]) -> Completion:
@@ -120,5 +162,7 @@ class FakeLLM:
         prompt_tokens = sum(self.count_tokens(m.content) for m in messages)
         words = reply.split(" ")
         for i, word in enumerate(words):
+            if params.interrupt is not None and params.interrupt():
+                raise GenerationInterrupted(f"{self.model_id} was interrupted")
             yield StreamChunk(text=word if i == 0 else " " + word)
         yield StreamChunk(text="", finish_reason=finish, usage=Usage(prompt_tokens, len(words)))

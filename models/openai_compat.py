@@ -3,7 +3,9 @@
 Streams ``POST {base}/v1/chat/completions`` with ``stream=true`` (server-sent events) and asks for
 usage in the final chunk (``stream_options.include_usage``); servers that do not send usage get
 an estimate. Closing a stream early closes the HTTP response, which servers take as a
-cancellation.
+cancellation; so does ``GenerationParams.interrupt``, asked at every event the server sends
+(while the server still reads the prompt, before its first event, nothing arrives to ask at:
+its own request timeout bounds that wait).
 
 Token counting asks the server: llama.cpp's ``POST /tokenize`` (``{"content": …}``, also
 vLLM's ``{"prompt": …}``), then llama-cpp-python's ``POST /extras/tokenize`` (``{"input": …}``);
@@ -22,7 +24,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from models.errors import GenerationFailed, ModelUnavailable
+from models.errors import GenerationFailed, GenerationInterrupted, ModelUnavailable
 from models.llm import ChatMessage, Completion, GenerationParams, StreamChunk, Usage, collect
 
 if TYPE_CHECKING:
@@ -161,6 +163,10 @@ class OpenAICompatibleLLM:
                         f"{_error_message(response)}"
                     )
                 for event in _sse_events(response.iter_lines()):
+                    if params.interrupt is not None and params.interrupt():
+                        raise GenerationInterrupted(
+                            f"{self.model_id} was interrupted after {len(parts)} pieces"
+                        )
                     if event == "[DONE]":
                         break
                     chunk = _parse_chunk(event, self.base_url)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,8 @@ from api.keys import KeyStore
 from api.settings import Settings
 from api.wiring import Services, build_services
 from knowledge.documents import Document, sha256_bytes
-from models.llm import FakeLLM
+from models.errors import GenerationInterrupted
+from models.llm import ChatMessage, FakeLLM, GenerationParams, StreamChunk
 
 DOCS = {
     "it/vpn.md": (
@@ -28,6 +32,33 @@ DOCS = {
         "# Travel expenses\n\n## Per diem\n\nThe per diem for a full day in Germany is 28 euros.",
     ),
 }
+
+
+@dataclass
+class PrefillLLM(FakeLLM):
+    """A ``FakeLLM`` that reads its prompt for ``prefill_s`` before the first piece, like
+    llama.cpp on a small CPU, and stops when ``params.interrupt`` says so (as llama.cpp does
+    within its computation): ``reading`` is set while it reads, ``interrupted`` once it
+    stopped early."""
+
+    prefill_s: float = 30.0
+    reading: threading.Event = field(default_factory=threading.Event)
+    interrupted: threading.Event = field(default_factory=threading.Event)
+
+    def stream(
+        self, messages: Sequence[ChatMessage], params: GenerationParams
+    ) -> Iterator[StreamChunk]:
+        self.reading.set()
+        done = time.monotonic() + self.prefill_s
+        try:
+            while time.monotonic() < done:
+                if params.interrupt is not None and params.interrupt():
+                    self.interrupted.set()
+                    raise GenerationInterrupted("interrupted while reading the prompt")
+                time.sleep(0.01)
+        finally:
+            self.reading.clear()
+        yield from super().stream(messages, params)
 
 
 def fake_settings(tmp_path: Path) -> Settings:

@@ -25,7 +25,7 @@ from assistant.generation import GenerationGate
 from assistant.identity import Caller
 from models.errors import GenerationFailed
 from models.llm import ChatMessage, FakeLLM, GenerationParams, StreamChunk
-from tests.api.conftest import fake_services
+from tests.api.conftest import PrefillLLM, fake_services
 
 VPN_Q = "Wie verbinde ich mich mit dem VPN?"
 DIEM_Q = "What is the per diem in Germany?"
@@ -504,6 +504,52 @@ def test_a_client_leaving_while_its_question_waits_frees_its_place(
             ("error", "client_disconnected")
         ]
         assert svc.conversations.stats(0, math.inf).questions == 0
+    finally:
+        svc.close()
+
+
+@pytest.mark.parametrize(
+    ("spec_version", "path", "payload", "marker"),
+    [
+        ("2.3", "/v1/chat", {"message": VPN_Q}, b"event: sources"),
+        ("2.4", "/v1/chat", {"message": VPN_Q}, b"event: sources"),
+        ("2.3", "/v1/chat/completions", _OPENAI_STREAM, b""),
+    ],
+)
+def test_a_client_leaving_while_the_model_reads_the_prompt_frees_the_model(
+    tmp_path: Path, spec_version: str, path: str, payload: dict[str, object], marker: bytes
+) -> None:
+    """The prompt evaluation before the first token takes seconds on a small CPU; a client
+    leaving meanwhile stops it there (the model's ``interrupt``), not when it is done."""
+    reader = PrefillLLM(prefill_s=30.0)
+    svc = make_services(tmp_path, reader)
+    app = create_app(services=svc)
+    try:
+        with TestClient(app) as client:
+            assert client.portal is not None
+            started = time.perf_counter()
+            client.portal.call(
+                _drive,
+                app,
+                path,
+                json.dumps(payload).encode(),
+                spec_version,
+                lambda received: marker in received and reader.reading.is_set(),
+            )
+            assert time.perf_counter() - started < 5  # not the 30 s the prompt would take
+            assert reader.interrupted.is_set()
+            stats = svc.assistant.gate.stats()
+            assert (stats.running, stats.waiting) == (0, 0)
+            # the model is free: the next question is answered
+            reader.prefill_s = 0.0
+            reader.queue("Starten Sie Cisco AnyConnect.")
+            again = client.post("/v1/chat", json={"message": VPN_Q, "stream": False})
+            assert again.json()["answer"] == "Starten Sie Cisco AnyConnect."
+        decisions = sorted(
+            (r.decision, str(r.details.get("reason"))) for r in svc.audit.records(event="answer")
+        )
+        assert decisions == [("answered", "None"), ("error", "client_disconnected")]
+        assert svc.conversations.stats(0, math.inf).questions == 1
     finally:
         svc.close()
 

@@ -23,6 +23,7 @@ from assistant.generation import GenerationGate
 from knowledge.documents import Document, sha256_bytes
 from models.errors import GenerationFailed
 from models.llm import ChatMessage, FakeLLM, GenerationParams, StreamChunk
+from tests.api.conftest import PrefillLLM
 
 WAIT_S = 20.0
 MAX_QUEUE = 2
@@ -203,6 +204,28 @@ def test_a_generation_longer_than_its_timeout_is_502(tmp_path: Path) -> None:
             "code": "generation_failed",
             "message": "the model took longer than 0.01 s",
         }
+        assert svc.assistant.gate.stats().running == 0
+    finally:
+        svc.close()
+
+
+@pytest.mark.parametrize("question", ["Wie verbinde ich das VPN?", "How do I connect the VPN?"])
+def test_a_prompt_evaluation_longer_than_the_generation_timeout_is_stopped_and_502(
+    tmp_path: Path, question: str
+) -> None:
+    reader = PrefillLLM(prefill_s=30.0)
+    svc = services_with(limited_settings(tmp_path, generation_timeout_s=0.2), reader)
+    try:
+        with TestClient(create_app(services=svc)) as client:
+            started = time.perf_counter()
+            response = client.post("/v1/ask", json={"question": question})
+            assert time.perf_counter() - started < 5  # stopped mid-prompt, not after 30 s
+        assert response.status_code == 502
+        assert response.json()["error"] == {
+            "code": "generation_failed",
+            "message": "the model took longer than 0.2 s",
+        }
+        assert reader.interrupted.is_set()
         assert svc.assistant.gate.stats().running == 0
     finally:
         svc.close()

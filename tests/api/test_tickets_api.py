@@ -18,7 +18,7 @@ from api.wiring import Services
 from assistant.ticket_store import StoredTicket
 from knowledge.tickets import Message, Ticket, ticket_documents
 from models.llm import FakeLLM
-from tests.api.conftest import fake_services, fake_settings
+from tests.api.conftest import PrefillLLM, fake_services, fake_settings
 
 SECRET = "s3cret-for-the-webhook-tests"
 
@@ -152,6 +152,39 @@ def test_a_draft_in_another_language_is_withdrawn(
     out = r.json()
     assert out["abstained"] and out["draft"] == "", out
     assert out["similar"], "the similar tickets are still shown"
+
+
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [
+        ("VPN Zertifikat", "AnyConnect: Zertifikat ungültig, kein VPN"),
+        ("VPN certificate", "AnyConnect says the certificate is invalid, no VPN"),
+    ],
+)
+def test_a_draft_longer_than_the_generation_timeout_is_stopped_and_502(
+    tmp_path: Path, subject: str, body: str
+) -> None:
+    base = fake_settings(tmp_path)
+    settings = base.model_copy(
+        update={"api": base.api.model_copy(update={"generation_timeout_s": 0.2})}
+    )
+    reader = PrefillLLM(prefill_s=30.0)
+    services = fake_services(tmp_path, reader, settings)
+    seed(services, SOLVED)
+    try:
+        with TestClient(create_app(services=services)) as client:
+            started = time.perf_counter()
+            r = client.post("/v1/tickets/suggest", json={"subject": subject, "body": body})
+            assert time.perf_counter() - started < 5  # stopped mid-prompt, not after 30 s
+        assert r.status_code == 502, r.text
+        assert r.json()["error"] == {
+            "code": "generation_failed",
+            "message": "the model took longer than 0.2 s",
+        }
+        assert reader.interrupted.is_set()
+        assert services.assistant.gate.stats().running == 0
+    finally:
+        services.close()
 
 
 def test_suggest_for_a_stored_english_ticket_and_decide(

@@ -4,16 +4,18 @@ server (``python -m llama_cpp.server`` on the same 0.5B GGUF, started for this s
 
 from __future__ import annotations
 
+import ctypes
 import os
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from models.errors import GenerationFailed, ModelUnavailable
-from models.llamacpp import LlamaCppLLM
+from models.errors import GenerationFailed, GenerationInterrupted, ModelUnavailable
+from models.llamacpp import LlamaCppLLM, _abort_check, _python_abort_check
 from models.llm import LLM, ChatMessage, FakeLLM, GenerationParams, StreamChunk, collect
 from models.openai_compat import OpenAICompatibleLLM
 from tests.servers import LLAMA_SERVER_N_CTX, SMALL_LLM_ALIAS, free_port
@@ -146,6 +148,19 @@ def test_closing_a_stream_early_stops_it_and_the_model_stays_usable(backend: Bac
     assert after.finish_reason == "length"
 
 
+def test_interrupt_stops_the_stream_and_the_model_stays_usable(backend: Backend) -> None:
+    pieces: list[str] = []
+    params = GenerationParams(max_tokens=600, interrupt=lambda: len(pieces) >= 2)
+    messages = [SYSTEM, ChatMessage("user", "Erkläre ausführlich, wie E-Mail funktioniert.")]
+    with pytest.raises(GenerationInterrupted):
+        for chunk in backend.llm.stream(messages, params):
+            pieces.append(chunk.text)
+    assert 2 <= len(pieces) < 60, pieces  # stopped soon after, not after 600 tokens
+    after = backend.llm.complete(ENGLISH, GenerationParams(max_tokens=4))
+    assert after.text.strip() != ""
+    assert after.finish_reason == "length"
+
+
 # --- backend-specific behaviour ------------------------------------------------------------
 
 
@@ -218,3 +233,41 @@ def test_llamacpp_generates_at_lower_priority_with_the_same_result(small_llm_pat
     finally:
         niced.close()
         plain.close()
+
+
+@pytest.mark.slow
+def test_llamacpp_interrupt_stops_the_prompt_evaluation_and_the_cache_stays_valid(
+    small_llm: LlamaCppLLM,
+) -> None:
+    """A long prompt takes seconds to evaluate before the first token; ``interrupt`` stops
+    llama.cpp inside that evaluation. The cached prefix stays valid: a question asked before
+    and after gets the same reply (both evaluated on the same cached system prompt), German
+    and English."""
+    document = "Der VPN-Client meldet: Zertifikat abgelaufen. The VPN client reports an error. "
+    long = [SYSTEM, ChatMessage("user", "Fasse zusammen / summarise: " + document * 90)]
+    prompt_tokens = small_llm.prompt_tokens(long)
+    assert 2000 < prompt_tokens < small_llm.context_size
+    for messages in (GERMAN, ENGLISH):
+        small_llm.complete([SYSTEM, ChatMessage("user", "Hallo")], SHORT)  # cache: SYSTEM
+        before = small_llm.complete(messages, SHORT)
+        with pytest.raises(GenerationInterrupted, match="while evaluating the prompt"):
+            small_llm.complete(long, GenerationParams(max_tokens=8, interrupt=lambda: True))
+        assert small_llm.raw.n_tokens < prompt_tokens  # it stopped inside the evaluation
+        assert small_llm.complete(messages, SHORT) == before
+    # and a generation without an interrupt is never stopped by a late one
+    assert small_llm.complete(ENGLISH, SHORT).text != ""
+
+
+@pytest.mark.parametrize(
+    "make", [_abort_check, lambda m: _python_abort_check(m.ggml_abort_callback)]
+)
+def test_llamacpp_abort_check_reads_the_flag(make: Callable[[Any], Any]) -> None:
+    """Both forms of the abort callback (libc's strlen, and the Python fallback) say stop
+    exactly when the flag buffer holds its byte."""
+    import llama_cpp
+
+    check = make(llama_cpp)
+    flag = ctypes.create_string_buffer(2)
+    assert check(ctypes.cast(flag, ctypes.c_void_p)) is False
+    flag[0] = b"x"
+    assert check(ctypes.cast(flag, ctypes.c_void_p)) is True

@@ -83,6 +83,11 @@ class SourceInfo(BaseModel):
     kind: str = Field(examples=["folder"])
     location: str = Field(examples=["/srv/knowledge/it"])
     acl: list[str] = Field(examples=[["everyone"]])
+    format: str | None = Field(
+        None,
+        description="Export format of a ticket source; null for a folder.",
+        examples=["zammad"],
+    )
     registered_at: datetime
     last_indexed: datetime | None = Field(description="End of the last successful reindex.")
     documents: int = Field(ge=0, description="Documents in the index from this source.")
@@ -100,6 +105,7 @@ class SourceInfo(BaseModel):
             kind=r.kind,
             location=r.location,
             acl=list(r.acl),
+            format=r.options.get("format") if r.kind == "tickets" else None,
             registered_at=datetime.fromtimestamp(r.registered_at, tz=UTC),
             last_indexed=_when(r.last_indexed),
             documents=view.documents,

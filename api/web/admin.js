@@ -1,8 +1,8 @@
-// The admin console: sources and reindexing with live progress, a dashboard of usage charts and
-// knowledge gaps, the review of ticket knowledge candidates, the audit log with its chain
-// check, erasure and API keys. Everything shown
-// comes from the admin API (api.js) and goes in as text (dom.js el()); source names, file paths,
-// audit details and errors are data, never markup.
+// The admin console: sources (register, edit, remove) and reindexing with live progress, a
+// dashboard of usage charts and knowledge gaps, the review of ticket knowledge candidates, the
+// audit log with its chain check, erasure and API keys. Everything shown comes from the admin
+// API (api.js) and goes in as text (dom.js el()); source names, file paths, audit details and
+// errors are data, never markup.
 
 import { admin, apiJson } from "./api.js";
 import { barList, ring, splitBar, stackedBars } from "./charts.js";
@@ -111,9 +111,208 @@ function sectionHead(titleKey, ...actions) {
 
 // --- sources and reindexing ---
 
+const SOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/; // api/schemas_admin.py _NAME
+const SOURCE_KINDS = ["folder", "tickets"]; // api/sources.py SOURCE_KINDS
+const TICKET_FORMATS = ["generic", "zammad", "znuny", "glpi", "jira", "mbox"]; // knowledge/tickets/formats.py FORMATS
+
+/** A labelled control with its hint and a place for its error, both tied to the control by
+ *  aria-describedby (the label holds only the label, so it stays the accessible name). */
+function describedField(id, labelKey, control, hintKey = null) {
+  control.id = id;
+  const hint = el("span", { className: "field-hint", attrs: { id: `${id}-hint` } });
+  if (hintKey) setText(hint, hintKey);
+  const error = el("span", { className: "field-error", attrs: { id: `${id}-error`, hidden: true } });
+  control.setAttribute("aria-describedby", `${id}-hint ${id}-error`);
+  const wrap = el("div", { className: "field" }, [el("label", { className: "field-label", i18n: labelKey, attrs: { for: id } }), control, hint, error]);
+  wrap.parts = { hint, error };
+  return wrap;
+}
+
+/** Register a source or replace a registration: name, kind, path on the server, groups and,
+ *  for a ticket export, its format. The name is checked as the server checks it; what only
+ *  the server knows (whether the path exists, which names a ticket export may not have) comes
+ *  back as its error, shown next to the form. */
+class SourceForm {
+  constructor({ saved, reindexNow }) {
+    this.saved = saved;
+    this.reindexNow = reindexNow;
+    this.known = new Set();
+    this.controls = {
+      name: el("input", { attrs: { type: "text", name: "name", maxlength: "64", required: true, autocomplete: "off", spellcheck: "false" } }),
+      kind: select(SOURCE_KINDS.map((k) => [k, `sourceKind_${k}`]), { name: "kind" }),
+      location: el("input", { attrs: { type: "text", name: "location", maxlength: "4096", required: true, autocomplete: "off", spellcheck: "false" } }),
+      acl: el("input", { attrs: { type: "text", name: "acl", autocomplete: "off", spellcheck: "false" } }),
+      format: select([["", "sourceFormatChoose"], ...TICKET_FORMATS.map((f) => [f, `ticketFormat_${f}`])], { name: "format" }),
+    };
+    this.fields = {
+      name: describedField("source-name", "sourceName", this.controls.name, "sourceNameHint"),
+      kind: describedField("source-kind", "sourceKind", this.controls.kind, "sourceKindHint"),
+      location: describedField("source-location", "sourceLocation", this.controls.location),
+      acl: describedField("source-acl", "sourceAcl", this.controls.acl, "sourceAclHint"),
+      format: describedField("source-format", "sourceFormat", this.controls.format, "sourceFormatHint"),
+    };
+    this.submitLabel = el("span", { i18n: "sourceRegister" });
+    this.submit = el("button", { className: "button button-primary", attrs: { type: "submit" } }, [this.submitLabel]);
+    this.exists = el("p", { className: "field-hint source-exists", i18n: "sourceExists", attrs: { hidden: true } });
+    this.problem = el("div", { className: "source-form-problem" });
+    this.result = el("div", { className: "source-form-result", attrs: { role: "status", "aria-live": "polite" } });
+    const form = el("form", { className: "source-form", attrs: { novalidate: true, "aria-labelledby": "source-form-title" }, on: { submit: (e) => { e.preventDefault(); this.send(); } } }, [
+      this.fields.name,
+      this.fields.kind,
+      this.fields.location,
+      this.fields.format,
+      this.fields.acl,
+      el("div", { className: "toolbar" }, [this.submit, button("sourceFormClear", () => this.reset(), { small: false })]),
+      this.exists,
+    ]);
+    this.controls.name.addEventListener("input", () => this.checkName());
+    this.controls.kind.addEventListener("change", () => this.syncKind());
+    for (const name of ["location", "acl", "format"]) {
+      const control = this.controls[name];
+      control.addEventListener(control.tagName === "SELECT" ? "change" : "input", () => this.setError(name, null));
+    }
+    this.element = el("div", { className: "source-register" }, [
+      el("h3", { i18n: "sourceFormTitle", attrs: { id: "source-form-title" } }),
+      el("p", { className: "section-intro", i18n: "sourceFormIntro" }),
+      form,
+      this.problem,
+      this.result,
+    ]);
+    this.syncKind();
+  }
+
+  /** The names registered now: typing one of them turns the form into an update. */
+  setKnown(names) {
+    this.known = new Set(names);
+    this.syncExists();
+  }
+
+  syncKind() {
+    const tickets = this.controls.kind.value === "tickets";
+    this.fields.format.hidden = !tickets;
+    if (!tickets) this.setError("format", null);
+    setText(this.fields.location.parts.hint, tickets ? "sourceLocationHint_tickets" : "sourceLocationHint_folder");
+  }
+
+  syncExists() {
+    const exists = this.known.has(this.controls.name.value.trim());
+    this.exists.hidden = !exists;
+    setText(this.submitLabel, exists ? "sourceUpdate" : "sourceRegister");
+  }
+
+  checkName() {
+    const name = this.controls.name.value.trim();
+    this.setError("name", name && !SOURCE_NAME.test(name) ? "sourceNameInvalid" : null);
+    this.syncExists();
+  }
+
+  setError(name, key) {
+    const control = this.controls[name];
+    const error = this.fields[name].parts.error;
+    if (key) {
+      setText(error, key);
+      error.hidden = false;
+      control.setAttribute("aria-invalid", "true");
+    } else {
+      error.hidden = true;
+      error.replaceChildren();
+      delete error.dataset.i18n;
+      control.removeAttribute("aria-invalid");
+    }
+  }
+
+  /** The request body, or null after marking what is missing or malformed. */
+  body() {
+    const name = this.controls.name.value.trim();
+    const kind = this.controls.kind.value;
+    const location = this.controls.location.value.trim();
+    const format = this.controls.format.value;
+    const wrong = [];
+    if (!name) wrong.push(["name", "sourceNameMissing"]);
+    else if (!SOURCE_NAME.test(name)) wrong.push(["name", "sourceNameInvalid"]);
+    if (!location) wrong.push(["location", "sourceLocationMissing"]);
+    if (kind === "tickets" && !format) wrong.push(["format", "sourceFormatMissing"]);
+    for (const [field, key] of wrong) this.setError(field, key);
+    if (wrong.length) {
+      this.controls[wrong[0][0]].focus();
+      return null;
+    }
+    const body = { name, kind, location };
+    const groups = this.controls.acl.value.split(/[\s,]+/).filter(Boolean);
+    if (groups.length) body.acl = groups;
+    if (kind === "tickets") body.format = format;
+    return body;
+  }
+
+  async send() {
+    this.problem.replaceChildren();
+    this.result.replaceChildren();
+    for (const name of Object.keys(this.controls)) this.setError(name, null);
+    const body = this.body();
+    if (!body) return;
+    this.submit.disabled = true;
+    let answer;
+    try {
+      answer = await admin.addSource(body);
+    } catch (exc) {
+      this.problem.replaceChildren(problem(exc));
+      const field = String((exc && exc.field) || "").split(".")[0];
+      if (this.controls[field]) {
+        this.controls[field].setAttribute("aria-invalid", "true");
+        this.controls[field].focus();
+      }
+      return;
+    } finally {
+      this.submit.disabled = false;
+    }
+    this.reset();
+    this.showSaved(answer);
+    this.saved(answer.source);
+  }
+
+  showSaved({ created, source }) {
+    const reindexNow = button("sourceReindexNow", () => this.reindexNow(source.name));
+    this.result.replaceChildren(
+      el("div", { className: "notice notice-success source-saved", attrs: { "data-created": String(created), "data-source": source.name } }, [
+        el("p", {}, [el("strong", { i18n: created ? "sourceRegistered" : "sourceUpdated" }), " ", el("code", { className: "source-saved-name", text: source.name })]),
+        el("p", { i18n: created ? "sourceNextReindex" : "sourceNextReindexUpdated" }),
+        el("div", { className: "toolbar" }, [reindexNow]),
+      ]),
+    );
+  }
+
+  /** Fill the form with a registered source, to change its path, groups or format. */
+  edit(source) {
+    this.reset();
+    this.result.replaceChildren();
+    this.controls.name.value = source.name;
+    this.controls.kind.value = SOURCE_KINDS.includes(source.kind) ? source.kind : "folder";
+    this.controls.location.value = source.location;
+    this.controls.acl.value = (source.acl || []).join(", ");
+    this.controls.format.value = TICKET_FORMATS.includes(source.format) ? source.format : "";
+    this.syncKind();
+    this.checkName();
+    this.controls.location.focus();
+  }
+
+  reset() {
+    for (const [name, control] of Object.entries(this.controls)) {
+      control.value = name === "kind" ? "folder" : "";
+      this.setError(name, null);
+    }
+    this.problem.replaceChildren();
+    this.syncKind();
+    this.syncExists();
+  }
+}
+
 class SourcesSection {
   constructor() {
+    this.sources = [];
+    this.confirming = null; // the name of the source whose removal waits for its confirmation
+    this.open = null; // that confirmation's row and the button that opened it
     this.list = el("div", { className: "sources-table" });
+    this.notice = el("div", { className: "source-notice", attrs: { role: "status", "aria-live": "polite", tabindex: "-1" } });
     this.progress = el("progress", { className: "job-progress", attrs: { max: "100", value: "0", "aria-labelledby": "job-progress-label" } });
     this.progressLabel = el("p", { className: "job-line", attrs: { id: "job-progress-label" } });
     this.jobState = el("p", { className: "job-state", attrs: { role: "status", "aria-live": "polite" } });
@@ -128,11 +327,20 @@ class SourcesSection {
       this.progressLabel,
       this.summary,
     ]);
+    this.form = new SourceForm({
+      saved: () => {
+        this.notice.replaceChildren();
+        this.load();
+      },
+      reindexNow: (name) => this.reindex([name]),
+    });
     this.problem = el("div");
     this.element = el("section", { className: "admin-section", attrs: { "data-section": "sources" } }, [
       sectionHead("sourcesTitle", button("refresh", () => this.load())),
       this.problem,
+      this.notice,
       this.list,
+      this.form.element,
       el("h3", { i18n: "reindexTitle" }),
       el("p", { className: "section-intro", i18n: "reindexIntro" }),
       el("div", { className: "toolbar" }, [this.reindexButton, this.cancelButton]),
@@ -147,14 +355,24 @@ class SourcesSection {
       body = await admin.sources();
     } catch (exc) {
       this.list.replaceChildren();
+      this.form.element.hidden = Boolean(exc && exc.status === 403);
       this.problem.replaceChildren(problem(exc));
       return;
     }
+    this.form.element.hidden = false;
     this.render(body.sources);
+    this.element.dataset.loaded = "true";
     if (!this.job) this.attachRunning();
   }
 
   render(sources) {
+    this.sources = sources;
+    this.form.setKnown(sources.map((s) => s.name));
+    // a confirmation still waiting survives the new rows (a finished job reloads the list)
+    const waitingFor = this.confirming;
+    const hadFocus = Boolean(this.open && this.open.row.contains(document.activeElement));
+    this.open = null;
+    this.confirming = null;
     if (!sources.length) {
       this.list.replaceChildren(el("p", { className: "empty", i18n: "sourcesEmpty" }));
       return;
@@ -170,17 +388,102 @@ class SourcesSection {
           ]),
         );
       }
-      return el("tr", { attrs: { "data-source": s.name } }, [
-        el("th", { attrs: { scope: "row" } }, [el("span", { className: "source-name", text: s.name }), el("span", { className: "cell-sub", text: s.location })]),
-        cell(s.kind),
+      // the source's name completes each button's accessible name: "Remove it-wiki"
+      const named = (key) => [el("span", { i18n: key }), el("span", { className: "visually-hidden", text: ` ${s.name}` })];
+      const edit = el("button", { className: "button button-quiet button-small source-edit", attrs: { type: "button" }, on: { click: () => this.form.edit(s) } }, named("sourceEdit"));
+      const remove = el("button", { className: "button button-quiet button-small source-remove", attrs: { type: "button", "aria-expanded": "false" }, on: { click: () => this.confirmRemoval(s, row, remove) } }, named("sourceRemove"));
+      const row = el("tr", { attrs: { "data-source": s.name } }, [
+        el("th", { attrs: { scope: "row" } }, [el("span", { className: "source-name", text: s.name }), el("span", { className: "cell-sub source-location", text: s.location })]),
+        cell(s.format ? `${s.kind} · ${s.format}` : s.kind, "source-kind"),
         cell(formatNumber(s.documents), "num source-documents"),
-        cell(formatNumber(s.chunks), "num"),
+        cell(formatNumber(s.chunks), "num source-chunks"),
         cell(s.last_indexed ? formatTime(s.last_indexed) : t("never"), "source-last-indexed"),
-        cell(s.acl.join(", ")),
+        cell(s.acl.join(", "), "source-acl"),
         el("td", { className: "source-errors" }, errors.length ? errors : [el("span", { className: "ok-text", i18n: "noErrors" })]),
+        el("td", { className: "source-actions" }, [el("div", { className: "toolbar" }, [edit, remove])]),
       ]);
+      row.parts = { source: s, remove };
+      return row;
     });
-    this.list.replaceChildren(table(["colSource", "colKind", "colDocuments", "colChunks", "colLastIndexed", "colAcl", "colErrors"], rows));
+    this.list.replaceChildren(table(["colSource", "colKind", "colDocuments", "colChunks", "colLastIndexed", "colAcl", "colErrors", "colActions"], rows));
+    const waiting = rows.find((r) => r.parts.source.name === waitingFor);
+    if (waiting) this.confirmRemoval(waiting.parts.source, waiting, waiting.parts.remove, { focus: hadFocus });
+  }
+
+  /** The inline confirm step below a source's row: what goes, what stays, two buttons. */
+  confirmRemoval(s, row, trigger, { focus = true } = {}) {
+    this.closeConfirm();
+    this.notice.replaceChildren();
+    this.confirming = s.name;
+    const title = el("p", { className: "source-confirm-title", attrs: { id: "source-confirm-title", tabindex: "-1" } }, [el("strong", { i18n: "sourceRemoveTitle" }), " ", el("code", { text: s.name })]);
+    const result = el("div", { className: "source-confirm-problem" });
+    const confirm = button("sourceRemoveConfirm", () => this.remove(s, { confirm, keep, result }), { primary: true, small: false });
+    confirm.classList.add("button-danger");
+    const keep = button("sourceRemoveKeep", () => this.closeConfirm({ refocus: true }), { small: false });
+    const panel = el("div", { className: "source-confirm notice notice-warning", attrs: { role: "group", "aria-labelledby": "source-confirm-title" } }, [
+      title,
+      el("p", { i18n: "sourceRemoveText" }),
+      ...(s.kind === "tickets" ? [el("p", { i18n: "sourceRemoveTickets" })] : []),
+      el("p", { className: "source-confirm-counts" }, [el("span", { i18n: "sourceRemoveCounts" }), " ", el("span", { i18n: "colDocuments" }), ` ${formatNumber(s.documents)} · `, el("span", { i18n: "colChunks" }), ` ${formatNumber(s.chunks)}`]),
+      el("div", { className: "toolbar" }, [confirm, keep]),
+      result,
+    ]);
+    panel.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") this.closeConfirm({ refocus: true });
+    });
+    const confirmRow = el("tr", { className: "source-confirm-row", attrs: { "data-confirm-for": s.name } }, [el("td", { attrs: { colspan: "8" } }, [panel])]);
+    row.after(confirmRow);
+    trigger.setAttribute("aria-expanded", "true");
+    trigger.setAttribute("aria-controls", "source-confirm-title");
+    this.open = { row: confirmRow, trigger };
+    if (focus) title.focus();
+  }
+
+  closeConfirm({ refocus = false } = {}) {
+    if (!this.open) return;
+    const { row, trigger } = this.open;
+    this.open = null;
+    this.confirming = null;
+    row.remove();
+    trigger.setAttribute("aria-expanded", "false");
+    trigger.removeAttribute("aria-controls");
+    if (refocus) trigger.focus();
+  }
+
+  async remove(s, { confirm, keep, result }) {
+    confirm.disabled = keep.disabled = true;
+    result.replaceChildren();
+    let removed;
+    try {
+      removed = await admin.removeSource(s.name);
+    } catch (exc) {
+      confirm.disabled = keep.disabled = false;
+      if (exc && exc.status === 404) {
+        // gone already (another admin, the CLI): show the list as it is now
+        this.closeConfirm();
+        await this.load();
+        this.problem.replaceChildren(problem(exc));
+        return;
+      }
+      result.replaceChildren(
+        exc && exc.status === 409
+          ? el("div", { className: "notice notice-error source-busy", attrs: { role: "alert" } }, [
+              el("p", {}, [el("strong", { i18n: "sourceRemoveBusy" })]),
+              el("p", { className: "error-detail", text: errorText(exc) }),
+            ])
+          : problem(exc),
+      );
+      return;
+    }
+    this.closeConfirm();
+    this.notice.replaceChildren(
+      el("div", { className: "notice notice-success source-removed", attrs: { "data-source": removed.name } }, [
+        el("p", {}, [el("strong", { i18n: "sourceRemoved" }), " ", el("code", { text: removed.name })]),
+        el("p", { className: "source-removed-counts" }, [el("span", { i18n: "sourceRemovedCounts" }), " ", el("span", { i18n: "colDocuments" }), ` ${formatNumber(removed.documents)} · `, el("span", { i18n: "colChunks" }), ` ${formatNumber(removed.chunks)}`]),
+      ]),
+    );
+    await this.load();
+    this.notice.focus();
   }
 
   async attachRunning() {
@@ -193,14 +496,15 @@ class SourcesSection {
     }
   }
 
-  async reindex() {
+  /** Start a reindex of the named sources (default: all of them) and follow it. */
+  async reindex(names = null) {
     this.reindexButton.disabled = true;
     this.summary.replaceChildren();
     try {
-      const accepted = await admin.reindex();
+      const accepted = await admin.reindex(names);
       this.follow({ job_id: accepted.job_id, state: accepted.state, percent: 0, done: 0, total: 0, eta_s: null, current: "", summary: {}, errors: {}, error: null });
     } catch (exc) {
-      this.reindexButton.disabled = false;
+      this.reindexButton.disabled = Boolean(this.job);
       this.jobPanel.hidden = false;
       this.summary.replaceChildren(problem(exc));
     }

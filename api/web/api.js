@@ -4,14 +4,15 @@
 // written to localStorage. Paths are relative to the page, so the portal also works behind a
 // proxy under a sub-path.
 
-/** An error response in Lotse's one shape: {"error": {"code", "message", "hint"?}}. */
+/** An error response in Lotse's one shape: {"error": {"code", "message", "hint"?, "field"?}}. */
 export class ApiError extends Error {
-  constructor(status, code, message, hint = null) {
+  constructor(status, code, message, hint = null, field = null) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.hint = hint;
+    this.field = field;
   }
 }
 
@@ -82,7 +83,7 @@ async function errorFrom(response) {
   }
   const error = body && typeof body === "object" ? body.error : null;
   if (error && typeof error.message === "string") {
-    return new ApiError(response.status, String(error.code || "error"), error.message, error.hint ?? null);
+    return new ApiError(response.status, String(error.code || "error"), error.message, error.hint ?? null, error.field ?? null);
   }
   return new ApiError(response.status, "http_error", `HTTP ${response.status}`);
 }
@@ -203,8 +204,17 @@ function query(params) {
 
 // --- admin console ---
 
+/** POST v1/admin/sources: {created: true} for a new source (201), false when an existing
+ *  registration was replaced (200), with the source as the server now lists it. */
+async function addSource(body) {
+  const response = await apiFetch("v1/admin/sources", { method: "POST", body });
+  return { created: response.status === 201, source: await response.json() };
+}
+
 export const admin = {
   sources: () => apiJson("v1/admin/sources"),
+  addSource,
+  removeSource: (name) => apiJson(`v1/admin/sources/${encodeURIComponent(name)}`, { method: "DELETE" }),
   reindex: (sources) => apiJson("v1/admin/reindex", { method: "POST", body: sources && sources.length ? { sources } : {} }),
   jobs: () => apiJson("v1/admin/jobs"),
   job: (jobId) => apiJson(`v1/admin/jobs/${encodeURIComponent(jobId)}`),

@@ -122,7 +122,7 @@ def test_agent_and_admin_keys_open_their_views_in_english(
     expect(page.locator("#admin-view")).to_be_visible()
     expect(page.locator("#admin-title")).to_have_text("Administration")
     expect(page.locator("[data-section='sources'] .empty")).to_have_text(
-        "No sources registered yet (POST /v1/admin/sources)."
+        "No sources registered yet. Register a folder or a ticket export below."
     )
     screenshot(page, "login-5-admin-en")
 

@@ -129,6 +129,8 @@ class ChromaVectorStore:
         chromadb, settings = _import_chromadb()
         try:
             path.mkdir(parents=True, exist_ok=True)
+            # what an earlier process (one killed, say) left in the capacity stays off the disk
+            _scrub_quietly(path, "open")
             client = chromadb.PersistentClient(path=str(path), settings=settings)
         except Exception as exc:  # chromadb raises plain Exceptions from its Rust bindings
             raise StoreError(
@@ -329,7 +331,9 @@ class ChromaVectorStore:
         vectors stay, so a replay stays consistent), merges the full-text index and rewrites
         the file. It also zeroes the unused capacity of the vector index files (see
         ``scrub_hnsw_capacity``), after any erasure: that memory may have held a person's
-        conversations as well. A Chroma server manages its own files: nothing to do here.
+        conversations as well. (The capacity is also zeroed when the embedded index is opened
+        and closed: an index created or grown later writes the process's heap again.) A Chroma
+        server manages its own files: nothing to do here.
         """
         if self._location.startswith(("http://", "https://")):
             return
@@ -395,6 +399,9 @@ class ChromaVectorStore:
             logger.warning("chroma_close_failed location=%s error=%s", self._location, exc)
         for session in sessions:
             session.close()
+        if not self._location.startswith(("http://", "https://")):
+            # an index this process created (or grew) holds its heap in the capacity
+            _scrub_quietly(Path(self._location), "close")
 
     @contextmanager
     def _errors(self, action: str, *, hint: str | None = None) -> Iterator[None]:
@@ -444,6 +451,18 @@ def scrub_hnsw_capacity(location: Path) -> int:
         scrubbed += _zero_from(header.with_name("data_level0.bin"), count * per_element)
         scrubbed += _zero_from(header.with_name("length.bin"), count * 4)  # one float each
     return scrubbed
+
+
+def _scrub_quietly(location: Path, when: str) -> None:
+    """``scrub_hnsw_capacity`` on opening and closing an embedded index: a failure there is
+    logged, not raised (erasures scrub, and fail, loudly)."""
+    try:
+        scrubbed = scrub_hnsw_capacity(location)
+    except StoreError as exc:
+        logger.warning("hnsw_scrub_failed when=%s error=%s", when, exc)
+        return
+    if scrubbed:
+        logger.info("hnsw_scrubbed when=%s bytes=%d", when, scrubbed)
 
 
 def _zero_from(path: Path, start: int) -> int:

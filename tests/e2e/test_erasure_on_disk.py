@@ -359,10 +359,6 @@ def test_erasure_zeroes_text_left_in_the_vector_index_capacity(tmp_path: Path, n
     used = level0.read_bytes()[: count * per_element]
     # what malloc left behind, in German and English
     planted = f"Der Schlüssel lautet {CANARY}. The key is {CANARY}.".encode()
-    _plant_in_hnsw_capacity(chroma_dir, planted)
-    with (hnsw / "length.bin").open("r+b") as f:
-        f.seek(count * 4)
-        f.write(planted[:16])
 
     probes = range(1, n, 7)
 
@@ -371,9 +367,15 @@ def test_erasure_zeroes_text_left_in_the_vector_index_capacity(tmp_path: Path, n
 
     store = ChromaVectorStore.persistent(chroma_dir)
     try:
+        # planted while the index is open, as the running process's own heap would be
+        _plant_in_hnsw_capacity(chroma_dir, planted)
+        with (hnsw / "length.bin").open("r+b") as f:
+            f.seek(count * 4)
+            f.write(planted[:16])
         store.delete(["c0000"])
         before = nearest(store)
         store.purge_erased(["c0000"])
+        assert _files_containing(chroma_dir, NEEDLE) == []  # the erasure did it, not the close
         after = nearest(store)
     finally:
         store.close()
@@ -388,5 +390,53 @@ def test_erasure_zeroes_text_left_in_the_vector_index_capacity(tmp_path: Path, n
         kept = reopened.get([c.chunk_id for c in chunks])
         assert [c.text for c in kept] == [c.text for c in chunks[1:]]
         assert nearest(reopened) == before
+    finally:
+        reopened.close()
+
+
+def test_opening_and_closing_the_index_zero_text_left_in_its_capacity(tmp_path: Path) -> None:
+    """An index Chroma creates or grows after an erasure writes the process's heap into its
+    capacity again; what is there is zeroed when the index is opened (left by a process that
+    was killed) and when it is closed, and the vectors keep finding their chunks."""
+    chroma_dir = tmp_path / "chroma"
+    n = 1100
+    chunks = [
+        Chunk(
+            chunk_id=f"c{i:04d}",
+            text=f"Absatz {i}: Urlaub und Reisekosten / vacation and travel {i}",
+            source_id=f"docs/{i}.md",
+            title=f"Seite {i}",
+            heading=f"Seite {i}",
+            position=i,
+            acl=("everyone",),
+            language="de" if i % 2 else "en",
+            content_hash=f"h{i}",
+            source="wiki",
+        )
+        for i in range(n)
+    ]
+    vectors = np.random.default_rng(11).normal(size=(n, 64)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    store = ChromaVectorStore.persistent(chroma_dir)
+    for start in range(0, n, 100):
+        store.upsert(chunks[start : start + 100], vectors[start : start + 100])
+    store.close()
+    probes = range(0, n, 9)
+    expected = [chunks[i].chunk_id for i in probes]
+
+    _plant_in_hnsw_capacity(chroma_dir, f"Der Schlüssel lautet {CANARY}.".encode())
+    assert _files_containing(chroma_dir, NEEDLE)  # the plant is there while nothing is open
+    store = ChromaVectorStore.persistent(chroma_dir)
+    try:
+        assert _files_containing(chroma_dir, NEEDLE) == []  # zeroed on opening
+        _plant_in_hnsw_capacity(chroma_dir, f"The key is {CANARY}.".encode())
+        assert [store.query(vectors[i], k=1)[0].chunk.chunk_id for i in probes] == expected
+    finally:
+        store.close()
+    assert _files_containing(chroma_dir, NEEDLE) == []  # zeroed on closing
+    reopened = ChromaVectorStore.persistent(chroma_dir)
+    try:
+        assert reopened.count() == n
+        assert [reopened.query(vectors[i], k=1)[0].chunk.chunk_id for i in probes] == expected
     finally:
         reopened.close()

@@ -481,7 +481,8 @@ def audit_verify(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Walk the hash chain; exit 0 when intact, 1 naming the first bad record."""
-    from assistant.audit import read_checkpoint
+    from assistant.audit import read_checkpoint, verify_recorded
+    from assistant.identity import OPERATOR
 
     settings = _settings()
     _configure_logging(settings)
@@ -491,7 +492,10 @@ def audit_verify(
         _fail(exc)
     log = _audit_log(settings)
     try:
-        result = log.verify(signed)
+        # the run itself is recorded after the chain it judged
+        result = verify_recorded(log, signed, user_id=OPERATOR.user_id, role=OPERATOR.role)
+    except LotseError as exc:
+        _fail(exc)
     finally:
         log.close()
     if as_json:

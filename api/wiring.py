@@ -13,7 +13,13 @@ from api.lock import DataDirLock
 from api.settings import Settings
 from assistant.abstention import AbstentionRule, GroundingCheck
 from assistant.answering import AnswerConfig, Assistant
-from assistant.audit import AuditLog, InMemoryAuditLog, RetentionPolicy, SqliteAuditLog
+from assistant.audit import (
+    AuditLog,
+    InMemoryAuditLog,
+    RetentionPolicy,
+    SqliteAuditLog,
+    record_settings,
+)
 from assistant.conversations import (
     ConversationStore,
     InMemoryConversationStore,
@@ -467,6 +473,28 @@ def build_deliverer(
     )
 
 
+def settings_values(settings: Settings) -> dict[str, object]:
+    """Every effective setting by its dotted name (``api.max_queue``), secrets revealed: for
+    ``record_settings``, which keeps only keyed digests of them."""
+    values: dict[str, object] = {}
+
+    def walk(prefix: str, value: object) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), inner)
+        elif isinstance(value, SecretStr):
+            values[prefix] = value.get_secret_value()
+        elif isinstance(value, list | tuple | set | frozenset):
+            values[prefix] = [str(v) for v in value]
+        elif value is None or isinstance(value, bool | int | float | str):
+            values[prefix] = value
+        else:
+            values[prefix] = str(value)
+
+    walk("", settings.model_dump())
+    return values
+
+
 def model_sha256(settings: Settings) -> str | None:
     """SHA-256 of the model file that answers, for the audit log (``None``: not a local file).
 
@@ -539,6 +567,10 @@ def build_services(
         audit = build_audit(settings)
         audit.prune()  # retention at every start (and `lotse audit prune` on a schedule)
         fingerprint = model_sha256(settings)
+        # a changed setting or model file since the last start is an audited admin change
+        record_settings(
+            audit, settings_values(settings), model_id=llm.model_id, model_sha256=fingerprint
+        )
         escalations = build_escalations(settings)
         tickets = build_tickets(settings)
         deliverer = build_deliverer(settings, escalations, audit)

@@ -76,6 +76,8 @@ EventType = Literal[
     "suggestion_decision",
     "ticket_received",
     "candidate_decision",
+    "audit_verified",
+    "settings_changed",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 Decision = Literal["answered", "abstained", "refused", "overloaded", "error"]
@@ -659,6 +661,70 @@ def retention_details(
 
 def _retention_event(details: dict[str, object]) -> AuditEvent:
     return AuditEvent(event="retention", user_id="system", role="system", details=details)
+
+
+def verify_recorded(
+    log: AuditLog, checkpoint: Checkpoint | None, *, user_id: str, role: str
+) -> VerifyResult:
+    """``log.verify(checkpoint)``, then an ``audit_verified`` record of the run and its result
+    (the record comes after the chain it judged, so it never judges itself)."""
+    result = log.verify(checkpoint)
+    log.append(
+        AuditEvent(
+            event="audit_verified",
+            user_id=user_id,
+            role=role,
+            decision=None,
+            details={
+                "ok": result.ok,
+                "records": result.records,
+                "head_seq": result.head_seq,
+                "bad_seq": result.bad_seq,
+                "reason": result.reason,
+                "checkpoint": checkpoint is not None,
+            },
+        )
+    )
+    return result
+
+
+def record_settings(
+    log: AuditLog,
+    settings: Mapping[str, object],
+    *,
+    model_id: str,
+    model_sha256: str | None,
+) -> AuditRecord | None:
+    """At start: a ``settings_changed`` record when the effective settings or the model differ
+    from the last such record (or there is none); otherwise nothing.
+
+    ``settings`` maps each setting's dotted name to its value. Values are not stored: each is
+    kept as a keyed digest (the log's pseudonym HMAC, so secrets and guessable values stay
+    unreadable), and the record names the settings that changed.
+    """
+    digests = {
+        name: log.pseudonym(f"setting:{name}={json.dumps(value, sort_keys=True, default=str)}")
+        for name, value in sorted(settings.items())
+    }
+    digests["models.model_sha256"] = log.pseudonym(f"model:{model_sha256}")
+    last = log.records(event="settings_changed", limit=1, newest_first=True)
+    before = last[0].details.get("digests") if last else None
+    previous: Mapping[str, object] = before if isinstance(before, dict) else {}
+    changed = sorted(
+        n for n in digests.keys() | previous.keys() if digests.get(n) != previous.get(n)
+    )
+    if last and not changed:
+        return None
+    return log.append(
+        AuditEvent(
+            event="settings_changed",
+            user_id="system",
+            role="system",
+            model_id=model_id,
+            model_sha256=model_sha256,
+            details={"first": not last, "changed": changed, "digests": digests},
+        )
+    )
 
 
 def _checkpoint_event() -> AuditEvent:

@@ -22,7 +22,7 @@ from api.schemas_audit import (
     AuditVerifyResponse,
     CheckpointOut,
 )
-from assistant.audit import EventType
+from assistant.audit import EventType, verify_recorded
 
 router = APIRouter(
     prefix="/v1/admin/audit",
@@ -75,10 +75,13 @@ def list_audit(
     responses=responses(413, 422),
 )
 def verify_audit(
-    services: ServicesDep, body: AuditVerifyRequest | None = None
+    services: ServicesDep, caller: CallerDep, body: AuditVerifyRequest | None = None
 ) -> AuditVerifyResponse:
     checkpoint = body.checkpoint.to_checkpoint() if body and body.checkpoint else None
-    return AuditVerifyResponse.of(services.audit.verify(checkpoint))
+    result = verify_recorded(
+        services.audit, checkpoint, user_id=caller.user_id, role=caller.role
+    )  # an audit_verified record follows the chain it judged
+    return AuditVerifyResponse.of(result)
 
 
 @router.post(

@@ -36,6 +36,8 @@ const EVENTS = [
   "suggestion_decision",
   "ticket_received",
   "candidate_decision",
+  "audit_verified",
+  "settings_changed",
 ];
 const DECISIONS = ["answered", "abstained", "refused", "overloaded", "error"];
 const ROLES = ["employee", "agent", "admin"];

@@ -278,19 +278,25 @@ def test_verify_and_checkpoint_over_http(
 ) -> None:
     llm.queue(VPN_A)
     client.post("/v1/ask", json={"question": VPN_Q})
+    events = [r.event for r in services.audit.records()]
+    assert events[:2] == ["retention", "settings_changed"], events  # written at start
     ok = client.post("/v1/admin/audit/verify").json()
-    assert ok["ok"] is True and ok["records"] == ok["head_seq"] == 2
+    assert ok["ok"] is True and ok["records"] == ok["head_seq"] == len(events)
+    (run,) = services.audit.records(event="audit_verified")  # the run, after what it judged
+    assert run.seq == len(events) + 1 and run.actor and run.role == "admin"
+    assert (run.details["ok"], run.details["records"]) == (True, len(events))
     checkpoint = client.post("/v1/admin/audit/checkpoint").json()
-    assert checkpoint["count"] == 3
+    assert checkpoint["count"] == len(events) + 2
     with_cp = client.post("/v1/admin/audit/verify", json={"checkpoint": checkpoint}).json()
     assert with_cp["ok"] is True and "matches the checkpoint" in with_cp["notes"][0]
     assert isinstance(services.audit, InMemoryAuditLog)
-    del services.audit.rows[-1]  # cut the tail …
+    del services.audit.rows[len(events) + 1 :]  # cut the tail from the checkpoint on …
     cut = client.post("/v1/admin/audit/verify", json={"checkpoint": checkpoint}).json()
-    assert (cut["ok"], cut["bad_seq"]) == (False, 3)
-    services.audit.rows[1]["decision"] = "abstained"  # … and edit an answer
+    assert (cut["ok"], cut["bad_seq"]) == (False, len(events) + 2)
+    answer = events.index("answer")
+    services.audit.rows[answer]["decision"] = "abstained"  # … and edit an answer
     edited = client.post("/v1/admin/audit/verify").json()
-    assert (edited["ok"], edited["bad_seq"]) == (False, 2)
+    assert (edited["ok"], edited["bad_seq"]) == (False, answer + 1)
     assert "altered" in edited["reason"]
 
 
@@ -322,3 +328,32 @@ def test_the_model_hash_comes_from_the_registry(tmp_path: Path) -> None:
     gguf.write_bytes(b"GGUF" + b"\0" * 60)
     custom = Settings(data_dir=tmp_path, models={"llm_path": gguf})
     assert model_sha256(custom) == sha256_bytes(gguf.read_bytes())
+
+
+def test_a_start_with_changed_settings_is_recorded_once(tmp_path: Path) -> None:
+    """The durable log gets a ``settings_changed`` record at the first start and whenever a
+    start finds other settings; a restart with the same ones adds nothing."""
+    from api.wiring import build_services
+
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        models={"llm_backend": "fake", "embedder": "fake"},  # type: ignore[arg-type]
+    )
+
+    def start(s: Settings) -> list[AuditRecord]:
+        services = build_services(s)
+        try:
+            assert isinstance(services.audit, SqliteAuditLog)
+            records = services.audit.records(event="settings_changed")
+            assert services.audit.verify().ok
+            return records
+        finally:
+            services.close()
+
+    (first,) = start(settings)
+    assert first.details["first"] is True and first.model_id == "fake-llm"
+    assert len(start(settings)) == 1  # a restart, nothing changed
+    fewer = settings.model_copy(update={"api": settings.api.model_copy(update={"max_queue": 2})})
+    records = start(fewer)
+    assert len(records) == 2
+    assert records[-1].details["changed"] == ["api.max_queue"]

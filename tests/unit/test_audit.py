@@ -36,8 +36,10 @@ from assistant.audit import (
     Row,
     SqliteAuditLog,
     record_hash,
+    record_settings,
     sha256_text,
     utc_now,
+    verify_recorded,
 )
 
 
@@ -655,3 +657,80 @@ class _opened:
         self.log.close()
         if self.folder is not None:
             shutil.rmtree(self.folder)
+
+
+# -- settings and model changes ----------------------------------------------------------------
+def test_settings_changes_are_recorded_by_name_with_keyed_digests_only(
+    make_log: LogFactory, tmp_path: Path
+) -> None:
+    from pydantic import SecretStr
+
+    from api.settings import Settings
+    from api.wiring import settings_values
+
+    log, _ = make_log()
+    secret = "webhook-Geheimnis-9f2c"
+    base = Settings(data_dir=tmp_path)
+    first = record_settings(log, settings_values(base), model_id="qwen2.5-1.5b", model_sha256="a1")
+    assert first is not None and first.event == "settings_changed" and first.role == "system"
+    assert first.details["first"] is True
+    assert "api.max_queue" in first.details["changed"]
+    assert (first.model_id, first.model_sha256) == ("qwen2.5-1.5b", "a1")
+    # an unchanged start records nothing
+    assert (
+        record_settings(log, settings_values(base), model_id="qwen2.5-1.5b", model_sha256="a1")
+        is None
+    )
+
+    changed = base.model_copy(
+        update={
+            "api": base.api.model_copy(update={"max_queue": 3}),
+            "tickets": base.tickets.model_copy(update={"webhook_secret": SecretStr(secret)}),
+        }
+    )
+    second = record_settings(
+        log, settings_values(changed), model_id="qwen2.5-1.5b", model_sha256="a1"
+    )
+    assert second is not None
+    assert second.details["first"] is False
+    assert second.details["changed"] == ["api.max_queue", "tickets.webhook_secret"]
+    # the model file alone changing is a change too
+    third = record_settings(
+        log, settings_values(changed), model_id="qwen2.5-0.5b", model_sha256="b2"
+    )
+    assert third is not None and third.details["changed"] == ["models.model_sha256"]
+    # values never reach the log: not the secret, not even the queue size next to its name
+    stored = json.dumps([r.details for r in log.records()])
+    assert secret not in stored and "Geheimnis" not in stored
+    assert '"api.max_queue": 3' not in stored and "max_queue=3" not in stored
+    assert log.verify().ok
+
+
+def test_each_verification_run_is_recorded_after_the_chain_it_judged(make_log: LogFactory) -> None:
+    log, tamper = make_log()
+    for language, question, answer in QUESTIONS:
+        log.append(
+            AuditEvent(
+                event="answer",
+                user_id="erika",
+                role="employee",
+                question=question,
+                answer=answer,
+                decision="answered",
+                details={"language": language},
+            )
+        )
+    result = verify_recorded(log, None, user_id="operator", role="admin")
+    assert result.ok and result.records == 3
+    (run,) = log.records(event="audit_verified")
+    assert run.seq == 4 and run.role == "admin"
+    assert (run.details["ok"], run.details["records"], run.details["checkpoint"]) == (
+        True,
+        3,
+        False,
+    )
+    tamper.set(2, "decision", "refused")
+    damaged = verify_recorded(log, None, user_id="operator", role="admin")
+    assert (damaged.ok, damaged.bad_seq) == (False, 2)
+    last = log.records(event="audit_verified")[-1]
+    assert (last.details["ok"], last.details["bad_seq"]) == (False, 2)

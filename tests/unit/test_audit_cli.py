@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -103,10 +104,18 @@ def test_a_checkpoint_detects_a_cut_tail(data: Path, env: dict[str, str], tmp_pa
     assert ok.exit_code == 0, ok.output
     assert "matches the checkpoint" in ok.stdout
     sql(data, "DELETE FROM records WHERE seq >= 4")
-    assert runner.invoke(app, ["audit", "verify"], env=env).exit_code == 0  # chain alone: fine
     cut = runner.invoke(app, ["audit", "verify", "--checkpoint", str(checkpoint)], env=env)
     assert cut.exit_code == 1
     assert "record 4: is missing: the log ends at record 3" in cut.stderr
+    assert runner.invoke(app, ["audit", "verify"], env=env).exit_code == 0  # chain alone: fine
+    # each run was recorded after the chain it judged: the cut one, then the intact one
+    with closing(sqlite3.connect(data / DB_FILE)) as conn:
+        rows = conn.execute("SELECT event, details FROM records WHERE seq >= 4 ORDER BY seq")
+        runs = [json.loads(details) for event, details in rows if event == "audit_verified"]
+    assert [(r["ok"], r["records"], r["checkpoint"]) for r in runs] == [
+        (False, 3, True),
+        (True, 4, False),
+    ]
     assert "tail was cut off" in cut.stderr
     garbage = tmp_path / "garbage.json"
     garbage.write_text("{}")

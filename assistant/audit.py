@@ -674,7 +674,6 @@ def verify_recorded(
             event="audit_verified",
             user_id=user_id,
             role=role,
-            decision=None,
             details={
                 "ok": result.ok,
                 "records": result.records,

@@ -180,12 +180,14 @@ class GenerationLimit:
         self._cancelled = cancelled
         self._deadline = time.monotonic() + timeout_s
 
+    def _gone(self) -> bool:
+        return self._cancelled is not None and self._cancelled.is_set()
+
     def reached(self) -> bool:
-        gone = self._cancelled is not None and self._cancelled.is_set()
-        return gone or time.monotonic() > self._deadline
+        return self._gone() or time.monotonic() > self._deadline
 
     def _error(self) -> LotseError:
-        if self._cancelled is not None and self._cancelled.is_set():
+        if self._gone():
             return ClientGone("the client went away during the answer")
         return GenerationFailed(f"the model took longer than {self._timeout_s:g} s")
 

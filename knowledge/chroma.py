@@ -123,6 +123,11 @@ class ChromaVectorStore:
             self._max_batch,
         )
 
+    @property
+    def _embedded(self) -> bool:
+        """An index in files of this process (``persistent``), not a Chroma server."""
+        return not self._location.startswith(("http://", "https://"))
+
     @classmethod
     def persistent(cls, path: Path, collection: str = "chunks") -> ChromaVectorStore:
         """Embedded Chroma in ``path`` (created if missing); one process must own it."""
@@ -335,7 +340,7 @@ class ChromaVectorStore:
         and closed: an index created or grown later writes the process's heap again.) A Chroma
         server manages its own files: nothing to do here.
         """
-        if self._location.startswith(("http://", "https://")):
+        if not self._embedded:
             return
         if chunk_ids:
             self._purge_log(chunk_ids)
@@ -399,7 +404,7 @@ class ChromaVectorStore:
             logger.warning("chroma_close_failed location=%s error=%s", self._location, exc)
         for session in sessions:
             session.close()
-        if not self._location.startswith(("http://", "https://")):
+        if self._embedded:
             # an index this process created (or grew) holds its heap in the capacity
             _scrub_quietly(Path(self._location), "close")
 

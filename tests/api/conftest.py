@@ -61,6 +61,28 @@ class PrefillLLM(FakeLLM):
         yield from super().stream(messages, params)
 
 
+def post_stopped_by_the_time_limit(
+    client: TestClient,
+    path: str,
+    body: Mapping[str, object],
+    reader: PrefillLLM,
+    services: Services,
+    limit_s: float,
+) -> None:
+    """POST ``body`` while ``reader`` would read its prompt for far longer than ``limit_s``:
+    the time limit stops it inside the prompt (502), and the model is free again."""
+    started = time.perf_counter()
+    response = client.post(path, json=body)
+    assert time.perf_counter() - started < 5  # stopped mid-prompt, not after reader.prefill_s
+    assert response.status_code == 502, response.text
+    assert response.json()["error"] == {
+        "code": "generation_failed",
+        "message": f"the model took longer than {limit_s:g} s",
+    }
+    assert reader.interrupted.is_set()
+    assert services.assistant.gate.stats().running == 0
+
+
 def fake_settings(tmp_path: Path) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",

@@ -13,32 +13,12 @@ from api.app import create_app
 from api.jobs import META_KEY
 from api.settings import Settings
 from api.wiring import Services, build_services
-from knowledge.documents import Document
-from knowledge.indexer import InProcessLoader
-from knowledge.loaders import LoadLimits
 from knowledge.vectorstore import InMemoryVectorStore
 from models.errors import StoreError
 from models.llm import FakeLLM
+from tests.loaders import GateLoader
 
 WAIT_S = 20.0
-
-
-class GateLoader(InProcessLoader):
-    """Loads in-process; the file named ``block_on`` waits until ``release`` is set, so a
-    reindex job is really running while the test asks questions."""
-
-    def __init__(self) -> None:
-        self.block_on: str | None = None
-        self.entered = threading.Event()
-        self.release = threading.Event()
-
-    def load(
-        self, path: Path, *, source_id: str, source: str, acl: tuple[str, ...], limits: LoadLimits
-    ) -> Document:
-        if source_id == self.block_on:
-            self.entered.set()
-            assert self.release.wait(WAIT_S), "the test never released the loader"
-        return super().load(path, source_id=source_id, source=source, acl=acl, limits=limits)
 
 
 @pytest.fixture

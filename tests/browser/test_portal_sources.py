@@ -6,7 +6,6 @@ reindex (409) and deletes the documents from both indexes; hostile names and pat
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,6 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from api import sources
-from knowledge.documents import Document
-from knowledge.indexer import InProcessLoader
-from knowledge.loaders import LoadLimits
 from tests.browser.conftest import (
     PHONE,
     OpenPage,
@@ -27,6 +23,7 @@ from tests.browser.conftest import (
     assert_translated,
     screenshot,
 )
+from tests.loaders import GateLoader
 
 pytestmark = pytest.mark.browser
 
@@ -50,24 +47,6 @@ HOSTILE_MISSING = "/nonexistent/<img src=x onerror=\"window.__pwned = 'error'\">
 HOLD_S = 120.0
 
 
-class GateLoader(InProcessLoader):
-    """Loads in-process; the file named ``block_on`` waits until ``release`` is set, so a
-    reindex job is really running while the page tries to remove its source."""
-
-    def __init__(self) -> None:
-        self.block_on: str | None = None
-        self.entered = threading.Event()
-        self.release = threading.Event()
-
-    def load(
-        self, path: Path, *, source_id: str, source: str, acl: tuple[str, ...], limits: LoadLimits
-    ) -> Document:
-        if source_id == self.block_on:
-            self.entered.set()
-            assert self.release.wait(HOLD_S), "the test never released the loader"
-        return super().load(path, source_id=source_id, source=source, acl=acl, limits=limits)
-
-
 @pytest.fixture
 def handbook(tmp_path: Path) -> Path:
     folder = tmp_path / "handbuch"
@@ -80,7 +59,7 @@ def handbook(tmp_path: Path) -> Path:
 @pytest.fixture
 def gate(portal: Portal) -> Iterator[GateLoader]:
     """The indexer's loader, holding one file until the test releases it."""
-    loader = GateLoader()
+    loader = GateLoader(hold_s=HOLD_S)
     portal.services.knowledge.indexer.loader = loader
     try:
         yield loader

@@ -322,18 +322,15 @@ def _plant_in_hnsw_capacity(chroma_dir: Path, text: bytes) -> None:
         f.write(text)
 
 
-@pytest.mark.parametrize("n", [150, 1100])
-def test_erasure_zeroes_text_left_in_the_vector_index_capacity(tmp_path: Path, n: int) -> None:
-    """Chroma writes a new HNSW index's whole capacity from uninitialised memory, so the slots
-    without a vector may hold freed text (seen in CI: the canary's sentence in
-    ``data_level0.bin``). The purge zeroes them and leaves the vectors in use alone. With 150
-    chunks the header still counts 0 vectors (Chroma writes it every 1,000), with 1,100 it
-    counts 1,000."""
-    chroma_dir = tmp_path / "chroma"
+def _write_index(
+    chroma_dir: Path, n: int, words: str, *, seed: int
+) -> tuple[list[Chunk], np.ndarray]:
+    """``n`` German and English chunks with random unit vectors, written to a new embedded
+    index 100 at a time (as an ingestion writes, document by document), which is closed."""
     chunks = [
         Chunk(
             chunk_id=f"c{i:04d}",
-            text=f"Absatz {i}: Drucker und VPN / printer and VPN {i}",
+            text=f"Absatz {i}: {words} {i}",
             source_id=f"docs/{i}.md",
             title=f"Seite {i}",
             heading=f"Seite {i}",
@@ -343,14 +340,27 @@ def test_erasure_zeroes_text_left_in_the_vector_index_capacity(tmp_path: Path, n
             content_hash=f"h{i}",
             source="wiki",
         )
-        for i in range(n)  # past Chroma's brute-force buffer of 100, so HNSW holds vectors
+        for i in range(n)
     ]
-    vectors = np.random.default_rng(7).normal(size=(n, 64)).astype(np.float32)
+    vectors = np.random.default_rng(seed).normal(size=(n, 64)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     store = ChromaVectorStore.persistent(chroma_dir)
-    for start in range(0, n, 100):  # as an ingestion writes, document by document
+    for start in range(0, n, 100):
         store.upsert(chunks[start : start + 100], vectors[start : start + 100])
     store.close()
+    return chunks, vectors
+
+
+@pytest.mark.parametrize("n", [150, 1100])
+def test_erasure_zeroes_text_left_in_the_vector_index_capacity(tmp_path: Path, n: int) -> None:
+    """Chroma writes a new HNSW index's whole capacity from uninitialised memory, so the slots
+    without a vector may hold freed text (seen in CI: the canary's sentence in
+    ``data_level0.bin``). The purge zeroes them and leaves the vectors in use alone. With 150
+    chunks the header still counts 0 vectors (Chroma writes it every 1,000), with 1,100 it
+    counts 1,000."""
+    chroma_dir = tmp_path / "chroma"
+    # past Chroma's brute-force buffer of 100, so HNSW holds vectors
+    chunks, vectors = _write_index(chroma_dir, n, "Drucker und VPN / printer and VPN", seed=7)
 
     hnsw = _hnsw_dir(chroma_dir)
     version, capacity, count, per_element = _hnsw_header(hnsw)
@@ -400,27 +410,9 @@ def test_opening_and_closing_the_index_zero_text_left_in_its_capacity(tmp_path: 
     was killed) and when it is closed, and the vectors keep finding their chunks."""
     chroma_dir = tmp_path / "chroma"
     n = 1100
-    chunks = [
-        Chunk(
-            chunk_id=f"c{i:04d}",
-            text=f"Absatz {i}: Urlaub und Reisekosten / vacation and travel {i}",
-            source_id=f"docs/{i}.md",
-            title=f"Seite {i}",
-            heading=f"Seite {i}",
-            position=i,
-            acl=("everyone",),
-            language="de" if i % 2 else "en",
-            content_hash=f"h{i}",
-            source="wiki",
-        )
-        for i in range(n)
-    ]
-    vectors = np.random.default_rng(11).normal(size=(n, 64)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    store = ChromaVectorStore.persistent(chroma_dir)
-    for start in range(0, n, 100):
-        store.upsert(chunks[start : start + 100], vectors[start : start + 100])
-    store.close()
+    chunks, vectors = _write_index(
+        chroma_dir, n, "Urlaub und Reisekosten / vacation and travel", seed=11
+    )
     probes = range(0, n, 9)
     expected = [chunks[i].chunk_id for i in probes]
 

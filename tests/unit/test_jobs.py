@@ -10,33 +10,16 @@ from pathlib import Path
 import pytest
 
 from api.jobs import INTERRUPTED, META_KEY, JobRunner, JobStatus
-from knowledge.documents import Chunk, Document
-from knowledge.indexer import Indexer, InProcessLoader
+from knowledge.documents import Chunk
+from knowledge.indexer import Indexer
 from knowledge.lexical import InMemoryLexicalIndex
-from knowledge.loaders import LoadLimits
 from knowledge.manifest import Manifest
 from knowledge.vectorstore import InMemoryVectorStore
 from models.embedder import FakeEmbedder
 from models.errors import Conflict, InvalidInput, NotFound
+from tests.loaders import GateLoader
 
 WAIT_S = 20.0
-
-
-class GateLoader(InProcessLoader):
-    """Loads in-process; the file named ``block_on`` waits until ``release`` is set."""
-
-    def __init__(self, block_on: str | None = None) -> None:
-        self.block_on = block_on
-        self.entered = threading.Event()
-        self.release = threading.Event()
-
-    def load(
-        self, path: Path, *, source_id: str, source: str, acl: tuple[str, ...], limits: LoadLimits
-    ) -> Document:
-        if source_id == self.block_on:
-            self.entered.set()
-            assert self.release.wait(WAIT_S), "the test never released the loader"
-        return super().load(path, source_id=source_id, source=source, acl=acl, limits=limits)
 
 
 class Clock:

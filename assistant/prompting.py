@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 from knowledge.documents import Chunk
 from models.llm import ChatMessage
@@ -53,8 +54,14 @@ def fence(text: str) -> str:
 class BuiltPrompt:
     messages: list[ChatMessage]
     chunks: list[Chunk]  # the passages that went into the prompt, in prompt order
-    prompt_tokens: int
+    count_tokens: Callable[[str], int] = field(repr=False, compare=False)
     version: str = PROMPT_VERSION
+
+    @cached_property
+    def prompt_tokens(self) -> int:
+        """Tokens of the messages' texts. Counted when first asked for, so the answer's
+        ``sources`` event does not wait for a count of the whole prompt."""
+        return sum(self.count_tokens(m.content) for m in self.messages)
 
 
 def _passage(number: int, chunk: Chunk, text: str) -> str:
@@ -145,8 +152,7 @@ def build_answer_prompt(
         blocks.append(earlier)
     user = "\n\n".join([*blocks, tail])
     messages = [system, ChatMessage("user", user)]
-    total = sum(count_tokens(m.content) for m in messages)
-    return BuiltPrompt(messages=messages, chunks=used, prompt_tokens=total)
+    return BuiltPrompt(messages=messages, chunks=used, count_tokens=count_tokens)
 
 
 REPLY_PROMPT_VERSION = "reply-v1"
@@ -194,7 +200,6 @@ def build_reply_prompt(
     blocks = [head, *parts] if parts else []
     user = "\n\n".join([*blocks, ticket, ask])
     messages = [system, ChatMessage("user", user)]
-    total = sum(count_tokens(m.content) for m in messages)
     return BuiltPrompt(
-        messages=messages, chunks=used, prompt_tokens=total, version=REPLY_PROMPT_VERSION
+        messages=messages, chunks=used, count_tokens=count_tokens, version=REPLY_PROMPT_VERSION
     )

@@ -225,11 +225,14 @@ class ChromaVectorStore:
     def query(self, embedding: Vectors, k: int, groups: Collection[str] | None = None) -> list[Hit]:
         """Nearest chunks the caller may read.
 
-        With ``groups``, a cheap unfiltered search for ``OVERFETCH * k`` neighbours comes first:
-        when at least ``k`` of them are allowed they are exactly the best allowed ones (every
-        allowed chunk nearer than the k-th is among them). Otherwise the ``where`` filter runs
-        inside Chroma's index. At 10k chunks a filtered Chroma search costs 40-100 ms, an
-        unfiltered one ~5 ms, and most callers share a group ("everyone") with most chunks.
+        With ``groups``, cheap unfiltered searches come first, for ``k`` and then for
+        ``OVERFETCH * k`` neighbours: when at least ``k`` of them are allowed they are exactly
+        the best allowed ones (every allowed chunk nearer than the k-th is among them).
+        Otherwise the ``where`` filter runs inside Chroma's index. At 10k chunks a filtered
+        Chroma search costs 40-100 ms, an unfiltered one ~5 ms, and most callers share a group
+        ("everyone") with most chunks, so the first search for ``k`` is usually all it takes:
+        each record a search returns costs a metadata and document read (on the sample, 6.6 ms
+        for 20 and 10 ms for 80).
         """
         if k < 1 or (groups is not None and not groups):
             return []
@@ -239,9 +242,15 @@ class ChromaVectorStore:
                 hits = self._search(vector, k, None)
             else:
                 allowed = set(groups)
-                nearest = self._search(vector, OVERFETCH * k, None)
-                hits = [h for h in nearest if allowed.intersection(h.chunk.acl)][:k]
-                if len(hits) < k:
+                hits, seen_all = [], False
+                for wanted in (k, OVERFETCH * k):
+                    nearest = self._search(vector, wanted, None)
+                    hits = [h for h in nearest if allowed.intersection(h.chunk.acl)][:k]
+                    # fewer than asked for: that was every chunk (``_search`` makes sure)
+                    seen_all = len(nearest) < wanted
+                    if len(hits) == k or seen_all:
+                        break
+                if len(hits) < k and not seen_all:
                     hits = self._search(vector, k, acl_where(allowed))
         hits.sort(key=lambda h: (-h.score, h.chunk.chunk_id))
         return hits

@@ -32,6 +32,7 @@ from models.llm import (
     GenerationParams,
     InterruptWatch,
     StreamChunk,
+    TokenCountMemo,
     Usage,
     collect,
 )
@@ -105,6 +106,7 @@ class LlamaCppLLM:
                 hint="the file may be corrupt; run `lotse models verify`",
             ) from exc
         self._llm: Any = llm
+        self._token_counts = TokenCountMemo(self._tokenize_count)
         self._abort_check = _abort_check(llama_cpp)
         # what the abort callback reads between generations: always empty (go on), so direct
         # use of ``raw`` (the benchmarks) is never stopped
@@ -146,6 +148,9 @@ class LlamaCppLLM:
     def count_tokens(self, text: str) -> int:
         if not text:
             return 0
+        return self._token_counts(text)
+
+    def _tokenize_count(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:

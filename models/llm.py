@@ -19,7 +19,7 @@ Contract:
 from __future__ import annotations
 
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
@@ -29,6 +29,43 @@ from models.errors import GenerationInterrupted
 Role = Literal["system", "user", "assistant"]
 
 INTERRUPT_POLL_S = 0.05  # how often an ``InterruptWatch`` asks ``GenerationParams.interrupt``
+
+
+class TokenCountMemo:
+    """Remembers the token counts of recent texts for a backend's ``count_tokens``.
+
+    Fitting a prompt counts the system prompt, the fixed lines and every passage block, and the
+    same ones recur from question to question; counting them again cost llama.cpp ~5 ms per
+    question and the OpenAI backend one HTTP call per text, all before the ``sources`` event.
+    Bounded (least recently used out) and thread-safe; texts over ``max_chars`` are not kept.
+    """
+
+    def __init__(
+        self, count: Callable[[str], int], max_entries: int = 2048, max_chars: int = 8_000
+    ) -> None:
+        self._count = count
+        self._max_entries = max_entries
+        self._max_chars = max_chars
+        self._counts: OrderedDict[str, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> int:
+        if len(text) > self._max_chars:
+            return self._count(text)
+        with self._lock:
+            known = self._counts.get(text)
+            if known is not None:
+                self._counts.move_to_end(text)
+                return known
+        count = self._count(text)  # outside the lock: a slow tokenizer blocks nobody else
+        with self._lock:
+            self._counts[text] = count
+            if len(self._counts) > self._max_entries:
+                self._counts.popitem(last=False)
+        return count
+
+    def __len__(self) -> int:
+        return len(self._counts)
 
 
 @dataclass(frozen=True)

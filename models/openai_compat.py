@@ -25,7 +25,15 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from models.errors import GenerationFailed, GenerationInterrupted, ModelUnavailable
-from models.llm import ChatMessage, Completion, GenerationParams, StreamChunk, Usage, collect
+from models.llm import (
+    ChatMessage,
+    Completion,
+    GenerationParams,
+    StreamChunk,
+    TokenCountMemo,
+    Usage,
+    collect,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -73,6 +81,7 @@ class OpenAICompatibleLLM:
             transport=transport,
         )
         self._tokenize_route: str | None = None  # discovered on first count_tokens
+        self._token_counts = TokenCountMemo(self._server_count)
 
     def close(self) -> None:
         self._client.close()
@@ -82,6 +91,9 @@ class OpenAICompatibleLLM:
     def count_tokens(self, text: str) -> int:
         if not text:
             return 0
+        return self._token_counts(text)
+
+    def _server_count(self, text: str) -> int:
         for route in self._tokenize_routes():
             count = self._tokenize(route, text)
             if count is not None:

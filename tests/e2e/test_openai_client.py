@@ -1,7 +1,7 @@
 """The official ``openai`` client against Lotse served by a real uvicorn on 127.0.0.1.
 
-One server runs on the fakes (protocol shapes, errors); one on the real small LLM with e5 over a
-tiny corpus (a grounded answer arrives through the client, streamed and not).
+One server runs on the fakes (protocol shapes, errors); one on the real default (1.5B) LLM with
+e5 over a tiny corpus (a grounded answer arrives through the client, streamed and not).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from api.wiring import Services, build_assistant, build_services, open_knowledge
 from models.embedder import Embedder
 from models.errors import GenerationFailed
 from models.llm import LLM, ChatMessage, FakeLLM, GenerationParams, StreamChunk
+from tests.conftest import DEFAULT_LLM
 from tests.servers import lotse_server
 
 VPN_DE = "Wie verbinde ich mich von zu Hause mit dem VPN?"
@@ -150,21 +151,24 @@ def test_openai_client_against_lotse_with_fakes(fake_services: Services) -> None
             list(broken)
 
 
-# --- the real small LLM and e5 -------------------------------------------------------------------
+# --- the real default LLM and e5 -----------------------------------------------------------------
+# The 0.5B model declined this grounded question (NOT_FOUND) on one machine and answered it on
+# another (same code, same weights: llama.cpp's kernels follow the CPU), so the answer is judged
+# on the default model, as the other end-to-end answer tests are.
 
 
 @pytest.fixture
-def real_services(tmp_path: Path, e5_embedder: Embedder, small_llm: LLM) -> Iterator[Services]:
+def real_services(tmp_path: Path, e5_embedder: Embedder, default_llm: LLM) -> Iterator[Services]:
     settings = Settings(
         data_dir=tmp_path / "data",
-        models={"llm": "qwen2.5-0.5b", "max_tokens": 48, "temperature": 0.0},
+        models={"llm": DEFAULT_LLM, "max_tokens": 48, "temperature": 0.0},
     )
     knowledge = open_knowledge(settings, purpose="e2e openai client", embedder=e5_embedder)
     services = Services(
         settings=settings,
         knowledge=knowledge,
-        llm=small_llm,
-        assistant=build_assistant(settings, knowledge, small_llm),
+        llm=default_llm,
+        assistant=build_assistant(settings, knowledge, default_llm),
     )
     summary = services.knowledge.indexer.ingest(write_corpus(tmp_path / "docs"), source="tiny")
     assert summary.new == 3, summary.as_dict()
@@ -173,13 +177,13 @@ def real_services(tmp_path: Path, e5_embedder: Embedder, small_llm: LLM) -> Iter
 
 
 @pytest.mark.e2e
-def test_openai_client_gets_grounded_answers_from_the_small_llm(real_services: Services) -> None:
+def test_openai_client_gets_grounded_answers_from_the_default_llm(real_services: Services) -> None:
     with lotse_server(create_app(services=real_services)) as url:
         client = client_for(url)
-        assert [m.id for m in client.models.list()] == ["qwen2.5-0.5b"]
+        assert [m.id for m in client.models.list()] == [DEFAULT_LLM]
 
         completion = client.chat.completions.create(
-            model="qwen2.5-0.5b",
+            model=DEFAULT_LLM,
             messages=[{"role": "user", "content": VACATION_EN}],
             max_tokens=32,
         )
@@ -191,7 +195,7 @@ def test_openai_client_gets_grounded_answers_from_the_small_llm(real_services: S
         assert completion.usage is not None and 0 < completion.usage.completion_tokens <= 32
 
         stream = client.chat.completions.create(
-            model="qwen2.5-0.5b",
+            model=DEFAULT_LLM,
             messages=[{"role": "user", "content": VPN_DE}],
             max_tokens=32,
             stream=True,

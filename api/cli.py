@@ -1159,7 +1159,9 @@ def eval_retrieval(
     config: Annotated[
         list[str] | None,
         typer.Option(
-            "--config", help="Retrieval mode(s) to compare: dense, lexical, hybrid; default: all."
+            "--config",
+            help="Retrieval mode(s) to compare: dense, lexical, hybrid (as configured), "
+            "hybrid-latent (rescored with latent terms, where the index has them); default: all.",
         ),
     ] = None,
     corpus: Annotated[
@@ -1251,8 +1253,9 @@ def eval_retrieval(
                         skipped[label] = exc.message
                         err.print(f"[yellow]skipped[/yellow] {label}: {exc.message}")
                         continue
+                    # latent terms too, so that hybrid-latent is compared (e5 only)
                     knowledge = open_knowledge(
-                        scratch, purpose="lotse eval retrieval", embedder=emb
+                        scratch, purpose="lotse eval retrieval", embedder=emb, latent_terms=True
                     )
                     try:
                         summary = _ingest_with_progress(

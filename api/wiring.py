@@ -148,6 +148,9 @@ def retrieval_config(settings: Settings) -> RetrievalConfig:
         lexical_k=r.lexical_k,
         rrf_k=r.rrf_k,
         lexical_weight=r.fusion_lexical_weight,
+        latent_weight=r.latent_weight,
+        latent_candidates=r.latent_candidates,
+        keyword_score_weight=r.latent_keyword_weight,
     )
 
 
@@ -179,9 +182,15 @@ class Knowledge:
 
 
 def open_knowledge(
-    settings: Settings, *, purpose: str, embedder: Embedder | None = None, lock: bool = True
+    settings: Settings,
+    *,
+    purpose: str,
+    embedder: Embedder | None = None,
+    lock: bool = True,
+    latent_terms: bool | None = None,
 ) -> Knowledge:
-    """Open the stores under the data directory, taking its lock first."""
+    """Open the stores under the data directory, taking its lock first. ``latent_terms``:
+    whether ingestion computes them (default: when retrieval rescores with them)."""
     data_lock = DataDirLock(settings.data_dir, purpose).acquire() if lock else None
     try:
         embedder = embedder or build_embedder(settings)
@@ -201,6 +210,9 @@ def open_knowledge(
             limits=limits,
             default_acl=k.default_acl,
             embed_batch=k.embed_batch,
+            latent_terms=settings.retrieval.latent_weight > 0
+            if latent_terms is None
+            else latent_terms,
         )
         retriever = HybridRetriever(embedder, vectors, lexical, retrieval_config(settings))
     except BaseException:

@@ -24,10 +24,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from assistant.eval_common import load_cases
-from assistant.retrieval import HybridRetriever, RankedChunk
+from assistant.retrieval import LATENT_WEIGHT, HybridRetriever, RankedChunk, RetrievalConfig
 from models.errors import InvalidInput
 
-MODES = ("dense", "lexical", "hybrid")
+MODES = ("dense", "lexical", "hybrid", "hybrid-latent")
+
+
+def mode_config(base: RetrievalConfig, mode: str) -> RetrievalConfig:
+    """``hybrid`` is what answers use, as configured; ``hybrid-latent`` the same candidates
+    rescored with latent terms (the configured weight, or the measured one when they are off)."""
+    if mode == "hybrid-latent":
+        return replace(base, mode="hybrid", latent_weight=base.latent_weight or LATENT_WEIGHT)
+    return replace(base, mode=mode)
+
+
 CUTOFFS = (1, 5, 10)
 
 
@@ -168,6 +178,8 @@ def evaluate_retrieval(
     unknown = [m for m in modes if m not in MODES]
     if unknown:
         raise ValueError(f"unknown retrieval mode(s) {unknown}; known: {', '.join(MODES)}")
+    if not retriever.latent_indexed():  # no latent terms to rescore with: nothing to compare
+        modes = [m for m in modes if m != "hybrid-latent"]
     label = embedder_label or retriever.embedder.name
     base = retriever.config
     overall = {m: Scores() for m in modes}
@@ -178,7 +190,7 @@ def evaluate_retrieval(
         vector = retriever.embedder.embed_query(case.question) if needs_vector else None
         for mode in modes:
             result = retriever.retrieve(
-                case.question, groups, config=replace(base, mode=mode), vector=vector
+                case.question, groups, config=mode_config(base, mode), vector=vector
             )
             ranked = distinct_documents(result.results)
             overall[mode].add(ranked, case.relevant)

@@ -1,23 +1,41 @@
-"""Hybrid retrieval: dense top-k and lexical top-k, both ACL-filtered inside their index,
-fused by reciprocal rank (RRF)."""
+"""Hybrid retrieval: dense top-k and lexical top-k, both ACL-filtered inside their index, then
+fused: by score with the chunks' latent terms when the embedder gives them (``score_fuse``),
+otherwise by reciprocal rank (``rrf_fuse``)."""
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Generic, TypeVar, cast
+
+import numpy as np
 
 from knowledge.documents import Chunk
-from knowledge.lexical import LexicalIndex
+from knowledge.lexical import LatentStore, LexicalIndex
 from knowledge.vectorstore import Hit, VectorStore
 from models.embedder import Embedder, Vectors
+from models.latent import LatentTerms, latent_of, similarity
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# The latent-term weight that retrieved best on the dev set (docs/evaluation.md#latent-terms).
+# Not the default: on 2 cores it costs the query a second pass of the model (retrieval p95 at
+# 10k chunks 42 -> 66 ms) and ingestion a second pass over every chunk.
+LATENT_WEIGHT = 3.0
 
 
 @dataclass(frozen=True)
 class RetrievalConfig:
-    """Defaults checked with ``lotse eval retrieval`` (docs/evaluation.md#tuning-retrieval):
+    """Defaults checked with ``lotse eval retrieval`` (docs/evaluation.md#tuning-retrieval).
+
+    With latent terms (``latent_weight`` > 0 and an embedder and keyword index that have them)
+    the ``latent_candidates`` nearest chunks and the ``lexical_k`` keyword hits are rescored by
+    ``score_fuse``; without, the ``dense_k`` nearest and the keyword hits are fused by rank, and
     equal weights keep a keyword-only match (an error code, a product name) reachable."""
 
     dense_k: int = 20
@@ -25,6 +43,9 @@ class RetrievalConfig:
     rrf_k: int = 60
     lexical_weight: float = 1.0  # a keyword rank's share of an RRF vote (dense: 1)
     mode: str = "hybrid"  # "hybrid", "dense", "lexical"
+    latent_weight: float = 0.0  # latent similarity against dense cosine; 0: rank fusion
+    latent_candidates: int = 80
+    keyword_score_weight: float = 0.25  # ln(1 + BM25) in the score fusion
 
 
 @dataclass(frozen=True)
@@ -35,6 +56,7 @@ class RankedChunk:
     dense_rank: int | None = None
     lexical_score: float | None = None
     lexical_rank: int | None = None
+    latent_score: float | None = None  # latent-term similarity, when the score fusion ran
 
 
 @dataclass(frozen=True)
@@ -85,15 +107,79 @@ def rrf_fuse(
     return fused
 
 
-class _Background:
+def _standardised(values: list[float]) -> list[float]:
+    """``(x - mean) / std`` over the candidates; all zeros when they do not differ."""
+    array = np.asarray(values, dtype=np.float64)
+    spread = float(array.std())
+    if not array.size or spread < 1e-12:
+        return [0.0] * len(values)
+    return [float(v) for v in (array - array.mean()) / spread]
+
+
+def score_fuse(
+    dense: list[tuple[Chunk, float]],
+    lexical: list[tuple[Chunk, float]],
+    latent: Mapping[str, float],
+    latent_weight: float,
+    keyword_weight: float,
+) -> list[RankedChunk]:
+    """Score fusion over the union of both candidate lists:
+    ``z(dense cosine) + latent_weight * z(latent similarity) + keyword_weight * z(ln(1 + BM25))``,
+    each standardised over the candidates, so the three scales need no calibration.
+
+    A keyword-only candidate gets the lowest dense cosine among the candidates (its own is
+    below all of them, or the vector index would have returned it), a candidate without
+    latent terms the candidates' mean (it neither gains nor loses), a candidate the keyword
+    index did not return a keyword score of 0. Ties broken by dense rank, then chunk id."""
+    table: dict[str, dict[str, object]] = {}
+    for rank, (chunk, score) in enumerate(dense, start=1):
+        table[chunk.chunk_id] = {"chunk": chunk, "dense": score, "dense_rank": rank}
+    for rank, (chunk, score) in enumerate(lexical, start=1):
+        entry = table.setdefault(chunk.chunk_id, {"chunk": chunk})
+        entry["lexical"] = score
+        entry["lexical_rank"] = rank
+    if not table:
+        return []
+    ids = list(table)
+    floor = min((s for _, s in dense), default=0.0)
+    known = [latent[i] for i in ids if i in latent]
+    middle = sum(known) / len(known) if known else 0.0
+    z_dense = _standardised([cast(float, table[i].get("dense", floor)) for i in ids])
+    z_latent = _standardised([latent.get(i, middle) for i in ids])
+    z_keyword = _standardised(
+        [math.log1p(max(cast(float, table[i].get("lexical", 0.0)), 0.0)) for i in ids]
+    )
+    fused = []
+    for n, chunk_id in enumerate(ids):
+        entry = table[chunk_id]
+        dense_score = entry.get("dense")
+        lexical_score = entry.get("lexical")
+        d_rank = entry.get("dense_rank")
+        l_rank = entry.get("lexical_rank")
+        fused.append(
+            RankedChunk(
+                chunk=cast(Chunk, entry["chunk"]),
+                score=z_dense[n] + latent_weight * z_latent[n] + keyword_weight * z_keyword[n],
+                dense_score=float(dense_score) if isinstance(dense_score, float) else None,
+                dense_rank=d_rank if isinstance(d_rank, int) else None,
+                lexical_score=float(lexical_score) if isinstance(lexical_score, float) else None,
+                lexical_rank=l_rank if isinstance(l_rank, int) else None,
+                latent_score=latent.get(chunk_id),
+            )
+        )
+    fused.sort(key=lambda r: (-r.score, r.dense_rank or 10**9, r.chunk.chunk_id))
+    return fused
+
+
+class _Background(Generic[T]):
     """One call run on its own thread, its result (or exception) collected with ``result()``."""
 
-    def __init__(self, call: Callable[[], list[Hit]]) -> None:
+    def __init__(self, call: Callable[[], T], name: str) -> None:
         self._call = call
-        self._value: list[Hit] = []
+        self._value: T | None = None
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = threading.Thread(
-            target=self._run, name="lotse-keyword-search", daemon=True
+            target=self._run, name=name, daemon=True
         )
         self._thread.start()
 
@@ -103,13 +189,13 @@ class _Background:
         except BaseException as exc:  # re-raised on the caller's thread
             self._error = exc
 
-    def result(self) -> list[Hit]:
+    def result(self) -> T:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
         if self._error is not None:
             raise self._error
-        return self._value
+        return cast(T, self._value)
 
 
 class HybridRetriever:
@@ -124,6 +210,22 @@ class HybridRetriever:
         self.vectors = vectors
         self.lexical = lexical
         self.config = config or RetrievalConfig()
+        self._latent = latent_of(embedder) if isinstance(lexical, LatentStore) else None
+        self._warned_no_latent = False
+
+    @property
+    def has_latent(self) -> bool:
+        """Whether hybrid retrieval can rescore with latent terms (the embedder gives them and
+        the keyword index keeps them)."""
+        return self._latent is not None
+
+    def latent_indexed(self) -> bool:
+        """Whether the index holds latent terms (it was built with them): without, a latent
+        rescoring falls back to rank fusion."""
+        if self._latent is None:
+            return False
+        ids = sorted(self.lexical.ids())[:1]
+        return bool(ids) and bool(cast(LatentStore, self.lexical).latent(ids))
 
     def retrieve(
         self,
@@ -139,26 +241,42 @@ class HybridRetriever:
         started = time.perf_counter()
         dense: list[tuple[Chunk, float]] = []
         lexical: list[tuple[Chunk, float]] = []
-        keyword: _Background | None = None
+        keyword: _Background[list[Hit]] | None = None
+        latent_query: _Background[LatentTerms] | None = None
+        latent = self._latent if cfg.mode == "hybrid" and cfg.latent_weight > 0 else None
         if cfg.mode == "lexical":
             lexical = [
                 (h.chunk, h.score) for h in self.lexical.search(query, cfg.lexical_k, groups)
             ]
         elif cfg.mode == "hybrid":
-            # The keyword search needs no embedding: it runs beside the query embedding and the
-            # vector search (SQLite and the embedder's matrix products release the GIL), so a
-            # retrieval costs the longer of the two paths, not their sum.
-            keyword = _Background(lambda: self.lexical.search(query, cfg.lexical_k, groups))
+            # The keyword search and the latent terms of the question need no embedding: they
+            # run beside the query embedding and the vector search (SQLite and the embedder's
+            # matrix products release the GIL; the embedder has an engine for each), so a
+            # retrieval costs its longest path, not the sum of them.
+            keyword = _Background(
+                lambda: self.lexical.search(query, cfg.lexical_k, groups), "lotse-keyword-search"
+            )
+            if latent is not None:
+                latent_embedder = latent
+                latent_query = _Background(
+                    lambda: latent_embedder.latent_query(query), "lotse-latent-terms"
+                )
         try:
             if cfg.mode in ("hybrid", "dense"):
                 if vector is None:
                     vector = self.embedder.embed_query(query)
-                hits = self.vectors.query(vector, cfg.dense_k, groups)
+                dense_k = max(cfg.dense_k, cfg.latent_candidates) if latent else cfg.dense_k
+                hits = self.vectors.query(vector, dense_k, groups)
                 dense = [(h.chunk, h.score) for h in hits]
         finally:
             if keyword is not None:
                 lexical = [(h.chunk, h.score) for h in keyword.result()]
-        results = rrf_fuse(dense, lexical, cfg.rrf_k, cfg.lexical_weight)
+            terms = latent_query.result() if latent_query is not None else None
+        results = None
+        if terms is not None:
+            results = self._latent_fused(terms, dense, lexical, cfg)
+        if results is None:
+            results = rrf_fuse(dense[: cfg.dense_k], lexical, cfg.rrf_k, cfg.lexical_weight)
         return Retrieval(
             query=query,
             results=results,
@@ -166,3 +284,27 @@ class HybridRetriever:
             lexical_hits=len(lexical),
             ms=(time.perf_counter() - started) * 1000,
         )
+
+    def _latent_fused(
+        self,
+        terms: LatentTerms,
+        dense: list[tuple[Chunk, float]],
+        lexical: list[tuple[Chunk, float]],
+        cfg: RetrievalConfig,
+    ) -> list[RankedChunk] | None:
+        """The score fusion, or ``None`` (rank fusion instead) when no candidate has latent
+        terms: an index built before they existed, or without them, until the next ingest."""
+        ids = list(dict.fromkeys([c.chunk_id for c, _ in dense] + [c.chunk_id for c, _ in lexical]))
+        stored = cast(LatentStore, self.lexical).latent(ids)
+        if ids and not stored:
+            if not self._warned_no_latent:
+                self._warned_no_latent = True
+                logger.warning(
+                    "latent_terms_missing candidates=%d hint=ingest the sources again (`lotse "
+                    "ingest DIR` or POST /v1/admin/reindex) to compute them; until then "
+                    "retrieval fuses by rank",
+                    len(ids),
+                )
+            return None
+        similarities = {i: similarity(terms, t) for i, t in stored.items()}
+        return score_fuse(dense, lexical, similarities, cfg.latent_weight, cfg.keyword_score_weight)

@@ -226,13 +226,15 @@ class TicketAssistant:
         k = self.config.candidates
         # Ticket search keeps the equal-weight fusion its evaluation was measured with
         # (docs/evaluation.md#agent-assist): ticket texts share error codes and product names
-        # that keywords find, unlike the paraphrased questions the article defaults fit.
+        # that keywords find, unlike the paraphrased questions the article defaults fit; the
+        # latent-term rescoring was measured on articles only.
         cfg = replace(
             cfg,
             dense_k=max(cfg.dense_k, k),
             lexical_k=max(cfg.lexical_k, k),
             rrf_k=TICKET_RRF_K,
             lexical_weight=1.0,
+            latent_weight=0.0,
         )
         return self.retriever.retrieve(text, groups, config=cfg, vector=vector)
 

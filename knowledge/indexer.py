@@ -15,16 +15,17 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 from knowledge.chunking import ChunkingConfig, chunk_document
 from knowledge.documents import Chunk, Document, sha256_bytes
-from knowledge.lexical import LexicalIndex
+from knowledge.lexical import LatentStore, LexicalIndex
 from knowledge.loaders import SUPPORTED_SUFFIXES, LoadLimits
 from knowledge.manifest import Manifest, ManifestEntry
 from knowledge.vectorstore import VectorStore
 from models.embedder import Embedder
 from models.errors import ConfigurationError, InvalidInput, UnsupportedDocument
+from models.latent import latent_of
 
 logger = logging.getLogger(__name__)
 
@@ -146,8 +147,15 @@ class Indexer:
         limits: LoadLimits | None = None,
         default_acl: tuple[str, ...] = ("everyone",),
         embed_batch: int = 32,
+        latent_terms: bool = True,
     ) -> None:
+        """``latent_terms``: also store each chunk's latent terms, when the embedder gives them
+        and the keyword index keeps them (``models.latent``; they cost a second pass of the
+        model over every chunk)."""
         self.embedder = embedder
+        self._latent = (
+            latent_of(embedder) if latent_terms and isinstance(lexical, LatentStore) else None
+        )
         self.vectors = vectors
         self.lexical = lexical
         self.manifest = manifest
@@ -353,6 +361,14 @@ class Indexer:
         )
         return summary
 
+    def _lacks_latent(self, entry: ManifestEntry) -> bool:
+        """An unchanged document indexed before latent terms were computed is written again
+        (counted as changed), so one ingest brings an older index up to date."""
+        if self._latent is None or not entry.chunk_ids:
+            return False
+        stored = cast(LatentStore, self.lexical).latent(list(entry.chunk_ids))
+        return len(stored) < len(entry.chunk_ids)
+
     def _sync_one(self, source: str, cand: Candidate, summary: IngestSummary) -> None:
         existing = self.manifest.get(source, cand.source_id)
         if self.manifest.is_tombstoned(source, cand.source_id, cand.content_hash):
@@ -363,6 +379,7 @@ class Indexer:
             and existing.state == "complete"
             and existing.content_hash == cand.content_hash
             and existing.acl == cand.acl
+            and not self._lacks_latent(existing)
         ):
             summary.unchanged += 1
             return
@@ -414,7 +431,9 @@ class Indexer:
             self.lexical.delete(old_ids)
         for start in range(0, len(chunks), self.embed_batch):
             batch = chunks[start : start + self.embed_batch]
-            vectors = self.embedder.embed_passages([c.embedding_text for c in batch])
+            texts = [c.embedding_text for c in batch]
+            vectors = self.embedder.embed_passages(texts)
+            latent = self._latent.latent_passages(texts) if self._latent is not None else None
             self.vectors.upsert(batch, vectors)
-            self.lexical.upsert(batch)
+            self.lexical.upsert(batch, latent=latent)
         self.manifest.commit(document.source, document.source_id)

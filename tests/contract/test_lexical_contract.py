@@ -16,10 +16,12 @@ from knowledge.documents import Chunk
 from knowledge.lexical import (
     Analyzer,
     InMemoryLexicalIndex,
+    LatentStore,
     LexicalIndex,
     SqliteLexicalIndex,
 )
 from models.errors import StoreError
+from models.latent import LatentTerms
 
 Opener = Callable[[Path], LexicalIndex]
 
@@ -292,6 +294,53 @@ def test_a_chunk_without_acl_is_rejected_and_nothing_is_written(index: LexicalIn
     assert index.search("Drucker", 5) == []
 
 
+def terms(*pairs: tuple[int, float]) -> LatentTerms:
+    return LatentTerms.of([i for i, _ in pairs], [w for _, w in pairs])
+
+
+def latent_of(index: LexicalIndex) -> LatentStore:
+    assert isinstance(index, LatentStore), f"{type(index).__name__} keeps no latent terms"
+    return index
+
+
+def assert_same_terms(got: LatentTerms, want: LatentTerms) -> None:
+    assert got.indices.tolist() == want.indices.tolist()
+    # stored in half precision
+    assert got.weights.tolist() == pytest.approx(want.weights.tolist(), abs=1e-3)
+
+
+def test_latent_terms_are_kept_with_their_chunk(index: LexicalIndex) -> None:
+    a, b = terms((3, 1.0), (40000, 2.0)), terms((7, 0.5))
+    index.upsert([chunk("c1", "Drucker"), chunk("c2", "VPN")], latent=[a, b])
+    index.upsert([chunk("c3", "WLAN")])  # written without terms
+
+    stored = latent_of(index).latent(["c2", "c1", "c3", "unknown"])
+
+    assert set(stored) == {"c1", "c2"}
+    assert_same_terms(stored["c1"], a)
+    assert_same_terms(stored["c2"], b)
+    assert latent_of(index).latent([]) == {}
+
+
+def test_latent_terms_are_replaced_and_deleted_with_their_chunk(index: LexicalIndex) -> None:
+    index.upsert([chunk("c1", "Drucker"), chunk("c2", "VPN")], latent=[terms((1, 1.0))] * 2)
+    index.upsert([chunk("c1", "Drucker neu")], latent=[terms((9, 1.0))])
+    index.upsert([chunk("c2", "VPN neu")])  # a replacement without terms drops the old ones
+
+    stored = latent_of(index).latent(["c1", "c2"])
+    assert set(stored) == {"c1"}
+    assert stored["c1"].indices.tolist() == [9]
+
+    index.delete(["c1"])
+    assert latent_of(index).latent(["c1", "c2"]) == {}
+
+
+def test_latent_terms_must_pair_with_the_chunks(index: LexicalIndex) -> None:
+    with pytest.raises(ValueError, match="2 chunks but 1 latent"):
+        index.upsert([chunk("c1", "a"), chunk("c2", "b")], latent=[terms((1, 1.0))])
+    assert index.count() == 0
+
+
 def test_implementations_rank_alike(tmp_path: Path) -> None:
     """The fake and SQLite FTS5 compute the same BM25, so they cannot drift apart."""
     analyzer = Analyzer()
@@ -315,13 +364,19 @@ def durable_opener(request: pytest.FixtureRequest) -> Opener:
 
 def test_data_survives_close_and_reopen(durable_opener: Opener, tmp_path: Path) -> None:
     first = durable_opener(tmp_path)
-    first.upsert([chunk("c1", "Drucker", acl=("it",)), chunk("c2", "Passwort")])
+    first.upsert(
+        [chunk("c1", "Drucker", acl=("it",)), chunk("c2", "Passwort")],
+        latent=[terms((5, 1.0)), terms((6, 1.0))],
+    )
     first.delete(["c2"])
     first.close()
 
     reopened = durable_opener(tmp_path)
     try:
         assert reopened.ids() == {"c1"}
+        assert {
+            k: v.indices.tolist() for k, v in latent_of(reopened).latent(["c1", "c2"]).items()
+        } == {"c1": [5]}
         assert ids(reopened, "Druckers", groups=["it"]) == ["c1"]
         assert ids(reopened, "Druckers", groups=["everyone"]) == []
     finally:

@@ -90,6 +90,7 @@ def test_eval_retrieval_over_the_index_and_per_embedder(
     corpus, env = workspace
     dataset = str(SAMPLE_EVAL / "retrieval.jsonl")
     indexed = run(env, "eval", "retrieval", "--dataset", dataset, "--ids", RETRIEVAL_IDS, "--json")
+    # built with the defaults: no latent terms, so no hybrid-latent row
     assert set(indexed["configs"]) == {"dense/e5", "lexical", "hybrid/e5"}
     for config in indexed["configs"].values():
         check_scores(config, 3)
@@ -121,6 +122,28 @@ def test_eval_retrieval_over_the_index_and_per_embedder(
     # the same corpus, the same chunking: the keyword index scores alike in both
     assert compared["chunks"] == indexed["chunks"]
     assert compared["configs"]["lexical"]["recall@5"] == indexed["configs"]["lexical"]["recall@5"]
+
+    # a scratch index with e5 computes latent terms, so the rescoring is compared as well
+    latent = run(
+        env,
+        "eval",
+        "retrieval",
+        "--dataset",
+        dataset,
+        "--ids",
+        RETRIEVAL_IDS,
+        "--corpus",
+        str(corpus),
+        "--embedder",
+        "e5",
+        "--json",
+    )
+    assert set(latent["configs"]) == {"dense/e5", "lexical", "hybrid/e5", "hybrid-latent/e5"}
+    for config in latent["configs"].values():
+        check_scores(config, 3)
+    assert latent["configs"]["hybrid/e5"] == indexed["configs"]["hybrid/e5"]  # as configured
+    rescored = latent["configs"]["hybrid-latent/e5"]
+    assert rescored["misses@10"] == [] and rescored["mrr"] >= 0.5, rescored
 
 
 def test_eval_answers_with_the_small_model(

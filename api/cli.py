@@ -26,6 +26,7 @@ from models.errors import InvalidInput, LotseError
 
 if TYPE_CHECKING:
     from assistant.audit import SqliteAuditLog
+    from assistant.retrieval import HybridRetriever
 
 app = typer.Typer(
     name="lotse",
@@ -1101,13 +1102,20 @@ def _note_no_latent(
     modes: list[str],
     label: str,
     skipped: dict[str, str],
-    why: str,
+    retriever: HybridRetriever,
 ) -> None:
     """Name a hybrid-latent row that could not be measured, instead of leaving it out quietly."""
     name = f"hybrid-latent/{label}"
-    if "hybrid-latent" in modes and name not in configs:
-        skipped[name] = why
-        err.print(f"[yellow]skipped[/yellow] {name}: {why}", highlight=False)
+    if "hybrid-latent" not in modes or name in configs:
+        return
+    why = (
+        "the index holds no latent terms: ingest with LOTSE_RETRIEVAL__LATENT_WEIGHT=3, or use "
+        "--corpus"
+        if retriever.has_latent
+        else "this embedder has no latent terms"
+    )
+    skipped[name] = why
+    err.print(f"[yellow]skipped[/yellow] {name}: {why}", highlight=False)
 
 
 def _scratch_settings(settings: Settings, data_dir: Path, **models: object) -> Settings:
@@ -1248,14 +1256,7 @@ def eval_retrieval(
                 configs = evaluate_retrieval(
                     knowledge.retriever, cases, groups=groups, modes=modes, embedder_label=label
                 )
-                _note_no_latent(
-                    configs,
-                    modes,
-                    label,
-                    skipped,
-                    "the index holds no latent "
-                    "terms: ingest with LOTSE_RETRIEVAL__LATENT_WEIGHT=3, or use --corpus",
-                )
+                _note_no_latent(configs, modes, label, skipped, knowledge.retriever)
                 embedders[label] = {"name": knowledge.embedder.name, "chunks": chunks}
             finally:
                 knowledge.close()
@@ -1295,9 +1296,7 @@ def eval_retrieval(
                                 embedder_label=label,
                             )
                         )
-                        _note_no_latent(
-                            configs, modes, label, skipped, "this embedder has no latent terms"
-                        )
+                        _note_no_latent(configs, modes, label, skipped, knowledge.retriever)
                         embedders[label] = {
                             "name": emb.name,
                             "chunks": chunks,

@@ -28,6 +28,7 @@ from assistant.retrieval import LATENT_WEIGHT, HybridRetriever, RankedChunk, Ret
 from models.errors import InvalidInput
 
 MODES = ("dense", "lexical", "hybrid", "hybrid-latent")
+CUTOFFS = (1, 5, 10)
 
 
 def mode_config(base: RetrievalConfig, mode: str) -> RetrievalConfig:
@@ -36,9 +37,6 @@ def mode_config(base: RetrievalConfig, mode: str) -> RetrievalConfig:
     if mode == "hybrid-latent":
         return replace(base, mode="hybrid", latent_weight=base.latent_weight or LATENT_WEIGHT)
     return replace(base, mode=mode)
-
-
-CUTOFFS = (1, 5, 10)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ otherwise by reciprocal rank (``rrf_fuse``)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -217,10 +218,8 @@ class HybridRetriever:
     def latent_indexed(self) -> bool:
         """Whether the index holds latent terms (it was built with them): without, a latent
         rescoring falls back to rank fusion."""
-        if self._latent is None:
-            return False
-        ids = sorted(self.lexical.ids())[:1]
-        return bool(ids) and bool(cast(LatentStore, self.lexical).latent(ids))
+        some = next(iter(self.lexical.ids()), None) if self._latent is not None else None
+        return some is not None and bool(cast(LatentStore, self.lexical).latent([some]))
 
     def retrieve(
         self,
@@ -252,9 +251,8 @@ class HybridRetriever:
                 lambda: self.lexical.search(query, cfg.lexical_k, groups), "lotse-keyword-search"
             )
             if latent is not None:
-                latent_embedder = latent
                 latent_query = _Background(
-                    lambda: latent_embedder.latent_query(query), "lotse-latent-terms"
+                    functools.partial(latent.latent_query, query), "lotse-latent-terms"
                 )
         try:
             if cfg.mode in ("hybrid", "dense"):

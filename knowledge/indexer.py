@@ -25,7 +25,7 @@ from knowledge.manifest import Manifest, ManifestEntry
 from knowledge.vectorstore import VectorStore
 from models.embedder import Embedder
 from models.errors import ConfigurationError, InvalidInput, UnsupportedDocument
-from models.latent import latent_of
+from models.latent import LatentEmbedder, latent_of
 
 logger = logging.getLogger(__name__)
 
@@ -360,6 +360,11 @@ class Indexer:
             summary.seconds,
         )
         return summary
+
+    @property
+    def latent(self) -> LatentEmbedder | None:
+        """What computes the chunks' latent terms at ingestion, or ``None`` when it does not."""
+        return self._latent
 
     def _lacks_latent(self, entry: ManifestEntry) -> bool:
         """An unchanged document indexed before latent terms were computed is written again

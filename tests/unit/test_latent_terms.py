@@ -204,6 +204,29 @@ def test_hybrid_retrieval_rescores_with_latent_terms(tmp_path: Path) -> None:
     assert found.best_dense == max(r.dense_score or -1 for r in found.results)
 
 
+@pytest.mark.parametrize(
+    "query", ["Wie leere ich die Druckerwarteschlange?", "How many vacation days?", "0x80070005"]
+)
+def test_one_pass_for_vector_and_terms_retrieves_what_two_passes_do(
+    tmp_path: Path, query: str
+) -> None:
+    one = FakeLatentEmbedder(dim=16, one_pass=True)
+    two = FakeLatentEmbedder(dim=16)
+
+    found = indexed(tmp_path, one).retrieve(query, None)
+
+    assert found.results == indexed(tmp_path, two).retrieve(query, None).results
+    assert (one.query_passes, two.query_passes) == (1, 0)
+
+
+def test_one_pass_is_not_used_without_latent_rescoring(tmp_path: Path) -> None:
+    embedder = FakeLatentEmbedder(dim=16, one_pass=True)
+    retriever = indexed(tmp_path, embedder)
+    retriever.retrieve("Druckerwarteschlange", None, config=RetrievalConfig())
+    retriever.retrieve("Druckerwarteschlange", None, config=RetrievalConfig(mode="dense"))
+    assert embedder.query_passes == 0
+
+
 def test_an_error_code_still_comes_first_with_latent_terms(tmp_path: Path) -> None:
     retriever = indexed(tmp_path, FakeLatentEmbedder(dim=16))
     found = retriever.retrieve("0x80070005", None)

@@ -25,8 +25,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # The latent-term weight that retrieved best on the dev set (docs/evaluation.md#latent-terms).
-# Not the default: on 2 cores it costs the query a second pass of the model (retrieval p95 at
-# 10k chunks 42 -> 66 ms) and ingestion a second pass over every chunk.
+# Not the default: on 2 cores it lifts retrieval p95 at 10k chunks from 41 to 62 ms, even with
+# the question's one pass (docs/benchmarks.md), and ingestion makes a second pass per chunk.
 LATENT_WEIGHT = 3.0
 
 

@@ -92,8 +92,7 @@ class E5Embedder:
         self._free: list[Any] = models
         self._latent = all(bool(getattr(m, "has_sparse", False)) for m in models)
         self.latent_name = E5_LATENT_NAME if self._latent else ""
-        self._query_pass = [_query_pass(m) for m in models] if self._latent else []
-        self.one_pass = bool(self._query_pass) and all(self._query_pass)
+        self.one_pass = self._latent and all([_query_pass(m) for m in models])
         self._in_flight = 0
         self._ready = threading.Condition()
         logger.info(

@@ -1356,12 +1356,37 @@ def eval_answers(
     ] = False,
     out_file: Annotated[Path | None, typer.Option("--out", help="Also write the JSON.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    replay: Annotated[
+        Path | None,
+        typer.Option(
+            "--replay",
+            help="A report written by --out: give each question its recorded reply instead of "
+            "asking the model, to measure the current gates in seconds (not the model, not "
+            "latency).",
+        ),
+    ] = None,
 ) -> None:
     """Correctness, citation support, abstention and latency of real answers (data directory)."""
     from api.wiring import build_assistant, build_llm, open_knowledge
-    from assistant.eval_answers import ItemResult, evaluate_answers, load_answer_cases
+    from assistant.eval_answers import (
+        ItemResult,
+        ReplayedLLM,
+        evaluate_answers,
+        load_answer_cases,
+        load_recorded_run,
+    )
     from assistant.eval_common import parse_ids, select
 
+    recorded = None
+    if replay is not None:
+        try:
+            recorded = load_recorded_run(replay)
+        except LotseError as exc:
+            _fail(exc)
+        from models.registry import LLM_MODELS
+
+        if model is None and recorded.model in LLM_MODELS:
+            model = recorded.model  # count its tokens: the prompts hold the same passages
     settings = _with_model(_settings(), model)
     _configure_logging(settings)
 
@@ -1388,7 +1413,8 @@ def eval_answers(
                 "(lotse ingest knowledge/sample/docs --source sample)"
             )
         llm = build_llm(settings)
-        assistant = build_assistant(settings, knowledge, llm)
+        asked = llm if recorded is None else ReplayedLLM(recorded, tokenizer=llm)
+        assistant = build_assistant(settings, knowledge, asked)
         result = evaluate_answers(
             assistant,
             cases,
@@ -1434,6 +1460,12 @@ def eval_answers(
         f"p95 {ms(first['p95'])}; errors {report['errors']}",
         highlight=False,
     )
+    if recorded is not None:
+        out.print(
+            f"replayed the replies recorded in {replay}: the gates are measured, the model and "
+            "its latency are not",
+            highlight=False,
+        )
 
 
 @eval_app.command("injection")

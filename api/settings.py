@@ -162,16 +162,25 @@ class RetrievalSettings(_Section):
         ge=0.0,
         le=1.0,
         description="Abstain after generation when fewer than this share of the answer's terms "
-        "occur in the passages, or when it repeats a question term no passage contains "
-        "(0 disables; see docs/evaluation.md).",
+        "occur in the passages (0 disables the grounding check; see docs/evaluation.md).",
     )
-    subject_support: float = Field(
-        1.0,
+    min_claim_support: float = Field(
+        0.5,
         ge=0.0,
         le=1.0,
-        description="An answer that repeats a question term no passage contains still stands "
-        "when at least this share of its terms occur in the passages (1 withdraws every such "
-        "answer; see docs/evaluation.md).",
+        description="Abstain after generation when fewer than this share of the terms an answer "
+        "adds to the question's own occur in the passages; an answer that adds nothing but yes "
+        "or no is withdrawn when a question term is in no passage (chat answers; see "
+        "docs/evaluation.md#tuning-the-grounding-check).",
+    )
+    subject_support: float = Field(
+        0.8,
+        ge=0.0,
+        le=1.0,
+        description="An answer that repeats a question term no passage contains is withdrawn "
+        "when less than this share of its terms occur in the passages (1 withdraws every such "
+        "answer, also every correct one that repeats the question's paraphrase; 0 leaves it to "
+        "the other rules; see docs/evaluation.md).",
     )
     withdraw_wrong_language: bool = Field(
         True,

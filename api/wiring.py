@@ -254,7 +254,9 @@ def build_assistant(
         gate=gate or build_gate(settings),
         abstention=AbstentionRule(min_score=r.min_evidence, lexical_weight=r.lexical_weight),
         grounding=GroundingCheck(
-            min_support=r.min_answer_support, subject_support=r.subject_support
+            min_support=r.min_answer_support,
+            subject_support=r.subject_support,
+            min_claim_support=r.min_claim_support,
         ),
         config=AnswerConfig(
             context_k=r.context_k,
@@ -393,8 +395,12 @@ def build_ticket_assistant(
         llm=llm,
         gate=gate,
         abstention=AbstentionRule(min_score=r.min_evidence, lexical_weight=r.lexical_weight),
+        # a draft opens with a greeting and closes with regards, which no passage holds: the
+        # claim rule is measured for chat answers only, so drafts keep the overall support
         grounding=GroundingCheck(
-            min_support=r.min_answer_support, subject_support=r.subject_support
+            min_support=r.min_answer_support,
+            subject_support=r.subject_support,
+            min_claim_support=0.0,
         ),
         config=AssistConfig(
             max_tokens=m.max_tokens,

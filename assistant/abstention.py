@@ -62,6 +62,9 @@ class AbstentionRule:
 class Grounding:
     support: float  # share of the reply's index terms that occur in the passages
     missing_subject: tuple[str, ...]  # question terms the reply repeats but no passage contains
+    # share of the reply's terms that the question does not hold (what the reply claims)
+    # which occur in the passages; None when the reply only restates the question ("Ja, ...")
+    claim_support: float | None = None
 
 
 # Words any answer may use without a passage saying them (compared as analyzer terms).
@@ -79,13 +82,22 @@ class GroundingCheck:
     """Is a finished reply supported by the passages that went into the prompt?
 
     Both texts go through the lexical index's analyzer (folded, stop words dropped, German and
-    English stems). A reply is ungrounded when fewer than ``min_support`` of its terms occur in
-    the passages, or when it repeats a term of the question (at least ``min_subject_chars``
-    long, not a number) that no passage contains: the question's subject is not in the
-    knowledge base and the model wrote about it anyway ("Die Weihnachtsfeier findet am ...") —
-    unless at least ``subject_support`` of its terms are supported (default 1.0: never; 0.8
-    keeps well-supported paraphrases but also an invented Slack guide, see
-    docs/evaluation.md#tuning-the-grounding-check).
+    English stems). A reply is ungrounded when
+
+    * fewer than ``min_support`` of its terms occur in the passages;
+    * fewer than ``min_claim_support`` of the terms it adds to the question's own occur in them:
+      a reply that restates the question ("The maximum duration of a SAP role is 90 days") is
+      judged by what it claims, not by the paraphrase it repeats;
+    * it adds nothing to the question but "yes" or "no" while a question term (at least
+      ``min_subject_chars`` long, not a number) is in no passage ("Ja, es gibt eine Betriebskita
+      am Standort Bremen."): the question's subject is not in the knowledge base;
+    * it repeats such a missing question term and less than ``subject_support`` (0.8) of its
+      terms are supported: an invented procedure for a product the passages never name can
+      borrow every other word from a neighbouring page ("Slack kann über das Unternehmensportal
+      installiert werden ..."). 1 withdraws every such reply, and with it every correct reply
+      that repeats the question's paraphrase of the page's words; 0 turns the rule off (see
+      docs/evaluation.md#tuning-the-grounding-check).
+
     ``min_support=0`` disables the check. Deterministic and thread-safe.
     """
 
@@ -94,10 +106,12 @@ class GroundingCheck:
         min_support: float = 0.7,
         min_subject_chars: int = 4,
         analyzer: Analyzer | None = None,
-        subject_support: float = 1.0,
+        subject_support: float = 0.8,
+        min_claim_support: float = 0.5,
     ) -> None:
         self.min_support = min_support
         self.subject_support = subject_support
+        self.min_claim_support = min_claim_support
         self.min_subject_chars = min_subject_chars
         self._analyzer = analyzer
         self._generic: frozenset[str] | None = None
@@ -134,7 +148,12 @@ class GroundingCheck:
             and len(t) >= self.min_subject_chars
             and not t.isdigit()
         )
-        return Grounding(sum(found.values()) / len(reply_terms), missing)
+        claims = [t for t in reply_terms if t not in question_terms]
+        return Grounding(
+            sum(found.values()) / len(reply_terms),
+            missing,
+            sum(found[t] for t in claims) / len(claims) if claims else None,
+        )
 
     def ungrounded(self, question: str, reply: str, passages: Sequence[str]) -> bool:
         return self.enabled and self.withdraws(self.measure(question, reply, passages))
@@ -144,6 +163,10 @@ class GroundingCheck:
         if not self.enabled:
             return False
         if grounding.support < self.min_support:
+            return True
+        if grounding.claim_support is None:  # a bare yes or no to the question
+            return bool(grounding.missing_subject)
+        if grounding.claim_support < self.min_claim_support:
             return True
         return bool(grounding.missing_subject) and grounding.support < self.subject_support
 
@@ -159,6 +182,9 @@ _DECLINE = re.compile(
             r"not in the knowledge base",
             r"could not find (?:this|any|the)",
             r"(?:passages|documents) do not (?:contain|mention|answer)",
+            r"not (?:specified|mentioned|stated|given) in the (?:given |provided )?"
+            r"(?:passages?|documents?|context)",
+            r"(?:passagen|textstellen|dokumenten) nicht (?:angegeben|erwahnt|erwähnt|genannt)",
             r"no information (?:about|on|in)",
             r"i (?:don't|do not) (?:know|have)",
         ]

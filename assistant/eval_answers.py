@@ -17,13 +17,19 @@ the row's groups, and measured:
   carries no language evidence, such as a bare host name, are counted apart);
 * **latency**: p50/p95 of the total time and of the time to the first token.
 
+A report records every reply the model gave, withdrawn ones included, so ``--replay`` can run the
+same questions again through the current retrieval and gates with those replies instead of the
+model (``ReplayedLLM``): a new grounding threshold is measured in seconds, not in an hour. The
+replies are the recorded prompt's; a replay measures the gates, never the model or its latency.
+
 Rates are ``None`` where nothing was measured (no answered row, say), never a misleading 0.
 """
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +40,7 @@ from assistant.prompting import PROMPT_VERSION
 from knowledge.documents import Chunk
 from knowledge.language import detect_language
 from models.errors import GenerationFailed, InvalidInput
+from models.llm import LLM, ChatMessage, Completion, GenerationParams, StreamChunk, Usage, collect
 
 ChunkLookup = Callable[[Sequence[str]], Sequence[Chunk]]
 
@@ -218,6 +225,81 @@ def failed(case: AnswerCase, exc: GenerationFailed, latency_ms: float) -> ItemRe
     )
 
 
+@dataclass(frozen=True)
+class RecordedRun:
+    """What a saved ``lotse eval answers`` report holds for a replay: each question's reply."""
+
+    model: str
+    prompt_version: str
+    replies: Mapping[str, str]  # case id -> the model's reply (withdrawn ones included)
+    withheld: frozenset[str]  # ids that never reached the model (weak retrieval, an error)
+
+
+def load_recorded_run(path: Path) -> RecordedRun:
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        items = report["per_item"]
+        replies: dict[str, str] = {}
+        withheld: set[str] = set()
+        for item in items:
+            reply = item["answer"] if item["decision"] == "answered" else item["withdrawn"]
+            if reply:
+                replies[item["id"]] = reply
+            else:
+                withheld.add(item["id"])
+        return RecordedRun(
+            str(report["model"]), str(report["prompt_version"]), replies, frozenset(withheld)
+        )
+    except OSError as exc:
+        raise InvalidInput(f"cannot read the recorded report {path}: {exc.strerror}") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidInput(
+            f"{path} is not a report of lotse eval answers --out (it needs per_item with "
+            f"id, decision, answer and withdrawn): {exc}"
+        ) from exc
+
+
+class ReplayedLLM:
+    """An ``LLM`` that gives the recorded reply of the case being asked (``expect``).
+
+    Tokens are counted by ``tokenizer``, the recorded run's model, so the prompt holds the same
+    passages as it did then. A case whose question never reached the model in the recorded run
+    (weak retrieval) has no reply to give: asking it fails with ``GenerationFailed``, and the
+    harness records an error instead of inventing an answer.
+    """
+
+    def __init__(self, run: RecordedRun, tokenizer: LLM) -> None:
+        self.run = run
+        self.tokenizer = tokenizer
+        self.model_id = f"replay of {run.model}"
+        self.context_size = tokenizer.context_size
+        self._case = ""
+
+    def expect(self, case_id: str) -> None:
+        self._case = case_id
+
+    def count_tokens(self, text: str) -> int:
+        return self.tokenizer.count_tokens(text)
+
+    def complete(self, messages: Sequence[ChatMessage], params: GenerationParams) -> Completion:
+        return collect(self.stream(messages, params))
+
+    def stream(
+        self, messages: Sequence[ChatMessage], params: GenerationParams
+    ) -> Iterator[StreamChunk]:
+        reply = self.run.replies.get(self._case)
+        if reply is None:
+            why = (
+                "it was withheld before the model in the recorded run"
+                if self._case in self.run.withheld
+                else "the recorded run did not ask it"
+            )
+            raise GenerationFailed(f"no recorded reply for {self._case}: {why}")
+        return iter(
+            [StreamChunk(text=reply), StreamChunk(text="", finish_reason="stop", usage=Usage(0, 0))]
+        )
+
+
 def evaluate_answers(
     assistant: Assistant,
     cases: Sequence[AnswerCase],
@@ -227,9 +309,13 @@ def evaluate_answers(
     progress: Callable[[int, int, ItemResult], None] | None = None,
     user_id: str = "eval-answers",
 ) -> AnswersReport:
-    """Ask every case in order (one at a time: the model is the bottleneck anyway)."""
+    """Ask every case in order (one at a time: the model is the bottleneck anyway). With a
+    ``ReplayedLLM`` each case gets its recorded reply."""
+    replay = assistant.llm if isinstance(assistant.llm, ReplayedLLM) else None
     items = []
     for number, case in enumerate(cases, start=1):
+        if replay is not None:
+            replay.expect(case.id)
         caller = Caller(user_id, "employee", case.requires_groups)
         started = time.perf_counter()
         try:
@@ -243,6 +329,7 @@ def evaluate_answers(
         dataset=dataset,
         model=assistant.llm.model_id,
         items=tuple(items),
+        prompt_version=replay.run.prompt_version if replay else PROMPT_VERSION,
         settings={
             "context_k": assistant.config.context_k,
             "max_tokens": assistant.config.max_tokens,
@@ -250,6 +337,7 @@ def evaluate_answers(
             "min_evidence": assistant.abstention.min_score,
             "lexical_weight": assistant.abstention.lexical_weight,
             "min_answer_support": assistant.grounding.min_support,
+            "min_claim_support": assistant.grounding.min_claim_support,
             "subject_support": assistant.grounding.subject_support,
         },
     )

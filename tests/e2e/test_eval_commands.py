@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
+from assistant.prompting import PROMPT_VERSION
 from knowledge.manifest import Manifest
 from tests.e2e.conftest import SAMPLE_DOCS, SAMPLE_EVAL, load_jsonl
 
@@ -163,7 +164,7 @@ def test_eval_answers_with_the_small_model(
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert json.loads(out_file.read_text(encoding="utf-8")) == report
-    assert report["model"] == "qwen2.5-0.5b" and report["prompt_version"] == "answer-v2"
+    assert report["model"] == "qwen2.5-0.5b" and report["prompt_version"] == PROMPT_VERSION
     assert (report["n"], report["answerable"], report["unanswerable"]) == (3, 2, 1)
     for key in RATES:
         assert report[key] is None or 0.0 <= report[key] <= 1.0, (key, report[key])
@@ -206,7 +207,7 @@ def test_eval_injection_with_the_small_model(workspace: tuple[Path, dict[str, st
         "qwen2.5-0.5b",
         "--json",
     )
-    assert report["model"] == "qwen2.5-0.5b" and report["prompt_version"] == "answer-v2"
+    assert report["model"] == "qwen2.5-0.5b" and report["prompt_version"] == PROMPT_VERSION
     assert report["overall"]["n"] == 3
     assert set(report["per_kind"]) == {"override", "hidden_html"}
     assert set(report["per_carrier"]) == {"document", "ticket"}

@@ -206,6 +206,11 @@ def test_off_language(reply: str, language: str, off: bool) -> None:
         ("Dazu habe ich in der Wissensbasis nichts gefunden.", True),
         ("I could not find this in the knowledge base.", True),
         ("The passages do not contain information about the canteen.", True),
+        # a decline in the model's own words (the 1.5B's reply to a dev question, 2026-12-04)
+        ("The dress code for customer meetings is not specified in the given passages.", True),
+        ("Die Kleiderordnung wird in den Textstellen nicht genannt.", True),
+        ("According to the passage, you must report your illness before 9:00.", False),
+        ("Private Geräte sind laut den Dokumenten nicht erlaubt.", False),
         ("", True),
         ("Sie haben 30 Tage Urlaub.", False),
         ("The per diem is 28 euros.", False),
@@ -496,6 +501,88 @@ def test_a_well_supported_reply_may_repeat_the_questions_words(
     assert GroundingCheck(min_support=0.7, subject_support=1.0).ungrounded(
         question, reply, [passage]
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "reply", "passage", "withdrawn"),
+    [
+        # correct replies that repeat the question's paraphrase (dev questions a023, a008):
+        # what they add to the question is in the passage
+        (
+            "Welches Notebook-Modell bekommen die CAD-Konstrukteure?",
+            "Die CAD-Konstrukteure bekommen ein Lenovo ThinkPad P16s Gen 2 mit 64 GB RAM.",
+            "Konstruktion (CAD): Lenovo ThinkPad P16s Gen 2, 64 GB RAM, 1 TB SSD. Das "
+            "Notebook-Modell für alle anderen: ThinkPad T14.",
+            False,
+        ),
+        (
+            "Wie lange dauert es, bis ein gesperrtes Konto automatisch entsperrt wird?",
+            "Ein gesperrtes Konto wird nach 15 Minuten automatisch entsperrt.",
+            "Nach 5 Fehlversuchen wird das Konto für 15 Minuten gesperrt und danach "
+            "automatisch freigegeben.",
+            False,
+        ),
+        # a bare yes to a question whose subject no passage mentions
+        (
+            "Gibt es eine Betriebskita am Standort Bremen?",
+            "Ja, es gibt eine Betriebskita am Standort Bremen.",
+            "Am Standort Bremen gibt es eine Kantine und Parkplätze.",
+            True,
+        ),
+        # well supported overall (it restates the question), but its claim is invented
+        (
+            "Wie lange gilt eine befristete SAP-Rolle für externe Berater höchstens?",
+            "Eine befristete SAP-Rolle für externe Berater gilt höchstens 6 Monate.",
+            "Befristete SAP-Rollen für externe Berater gelten höchstens 90 Tage.",
+            True,
+        ),
+        (
+            "How do I install Slack on my laptop?",
+            "To install Slack, download it and sign in with your Slack workspace.",
+            "To install software, open the Software Center and choose the app.",
+            True,
+        ),
+    ],
+)
+def test_a_reply_is_judged_by_what_it_adds_to_the_question(
+    question: str, reply: str, passage: str, withdrawn: bool
+) -> None:
+    check = GroundingCheck()  # the defaults: support 0.7, claim support 0.5, subject 0.8
+    measured = check.measure(question, reply, [passage])
+    assert measured.missing_subject  # each repeats a question word no passage holds
+    assert check.withdraws(measured) is withdrawn
+    # the rule before 2026-12-04 (any missing subject withdraws) withdrew the correct ones too
+    assert GroundingCheck(subject_support=1.0, min_claim_support=0.0).withdraws(measured)
+
+
+def test_a_weakly_supported_reply_about_a_missing_subject_is_withdrawn() -> None:
+    # supported well enough overall (0.7) and in what it claims, but about a subject no
+    # passage names: the claim rule alone would keep it
+    question = "Gibt es eine Kleiderordnung für Kundentermine im Vertrieb?"
+    reply = (
+        "Die Kleiderordnung für Kundentermine gilt im Vertrieb für Beschäftigte im Außendienst "
+        "und im Kundendienst."
+    )
+    passage = (
+        "Dienstwagen: Anspruch haben Beschäftigte im Außendienst Vertrieb und im Kundendienst "
+        "mit mehr als 20.000 km im Jahr. Kundentermine werden im Kalender eingetragen."
+    )
+    measured = GroundingCheck().measure(question, reply, [passage])
+    assert measured.support >= 0.7 and measured.claim_support is not None
+    assert measured.claim_support >= 0.5 and measured.missing_subject
+    assert GroundingCheck().withdraws(measured)
+    assert not GroundingCheck(subject_support=0.0).withdraws(measured)
+
+
+def test_the_claim_support_counts_only_the_terms_the_question_does_not_hold() -> None:
+    check = GroundingCheck()
+    question = "Wie lange gilt eine befristete SAP-Rolle für externe Berater höchstens?"
+    passage = "Befristete SAP-Rollen für externe Berater gelten höchstens 90 Tage."
+    right = check.measure(question, "Sie gilt höchstens 90 Tage.", [passage])
+    invented = check.measure(question, "Sie gilt höchstens 6 Monate.", [passage])
+    bare = check.measure(question, "Eine befristete SAP-Rolle für externe Berater.", [passage])
+    assert right.claim_support == 1.0 and invented.claim_support == 0.0
+    assert bare.claim_support is None and not check.withdraws(bare)  # nothing is missing
 
 
 class SignallingLexical(InMemoryLexicalIndex):

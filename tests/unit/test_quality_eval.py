@@ -21,9 +21,11 @@ from assistant.eval_answers import (
     AnswerCase,
     AnswersReport,
     ItemResult,
+    ReplayedLLM,
     evaluate_answers,
     judge,
     load_answer_cases,
+    load_recorded_run,
 )
 from assistant.eval_common import (
     best_f1,
@@ -61,7 +63,7 @@ from assistant.eval_retrieval import (
     reciprocal_rank,
 )
 from assistant.identity import Caller
-from assistant.prompting import SYSTEM_PROMPT, build_answer_prompt
+from assistant.prompting import PROMPT_VERSION, SYSTEM_PROMPT, build_answer_prompt
 from assistant.retrieval import HybridRetriever, RankedChunk, RetrievalConfig
 from knowledge.chunking import chunk_document
 from knowledge.documents import Chunk, Document
@@ -586,10 +588,104 @@ def test_answers_evaluator_over_the_pipeline_with_a_replaying_llm() -> None:
     assert result["false_abstention_rate"] == 0.0
     assert result["language_match"] == 1.0
     assert result["errors"] == 1
-    assert result["model"] == "fake-llm" and result["prompt_version"] == "answer-v2"
+    assert result["model"] == "fake-llm" and result["prompt_version"] == PROMPT_VERSION
     latency = result["latency_ms"]
     assert latency["total"]["n"] == 6 and latency["first_token"]["n"] == 4
     assert set(result["per_language"]) == {"de", "en"}
+
+
+def recorded_report(tmp_path: Path) -> tuple[list[AnswerCase], HybridRetriever, Path]:
+    """A run without the grounding check, saved as ``--out`` saves it."""
+    llm = FakeLLM()
+    llm.queue(
+        "Die VPN-Verbindung trennt sich nach 30 Minuten Untätigkeit.",  # a1 correct (de)
+        "Parking permits are issued by Facility, extension 3300.",  # a2 correct (en)
+        "HR hands them out in room 2200.",  # a3 wrong, and in no passage
+        "NOT_FOUND",  # a4 declined
+    )
+    cases = [
+        AnswerCase("a1", "Wann trennt sich die VPN-Verbindung?", "de", True, ("30 Minuten",)),
+        AnswerCase("a2", "Who issues parking permits for P2?", "en", True, ("3300",)),
+        AnswerCase("a3", "Which extension issues parking permits?", "en", True, ("3300",)),
+        AnswerCase("a4", "Who is the CEO's favourite football club?", "en", False),
+    ]
+    retriever = make_retriever()
+    report = evaluate_answers(make_assistant(llm, retriever), cases, lookup=retriever.lexical.get)
+    path = tmp_path / "recorded.json"
+    path.write_text(json.dumps(report.as_dict(), ensure_ascii=False), encoding="utf-8")
+    return cases, retriever, path
+
+
+def test_a_replay_reproduces_the_recorded_run_and_measures_a_new_gate(tmp_path: Path) -> None:
+    cases, retriever, path = recorded_report(tmp_path)
+    recorded: Any = json.loads(path.read_text(encoding="utf-8"))
+    run = load_recorded_run(path)
+    assert run.model == "fake-llm" and run.prompt_version == PROMPT_VERSION
+    assert run.replies["a4"] == "NOT_FOUND"  # a decline is a reply too (withdrawn)
+
+    def replayed(grounding: GroundingCheck) -> Any:
+        tokenizer = FakeLLM()
+        assistant = make_assistant(FakeLLM(), retriever)
+        assistant.llm = ReplayedLLM(run, tokenizer=tokenizer)
+        assistant.grounding = grounding
+        report = evaluate_answers(assistant, cases, lookup=retriever.lexical.get)
+        assert tokenizer.prompts == []  # the tokenizer only counts, it never answers
+        return report.as_dict()
+
+    same = replayed(GroundingCheck(min_support=0.0))
+    keys = ("id", "decision", "reason", "answer", "correct", "cited", "withdrawn")
+    assert [{k: i[k] for k in keys} for i in same["per_item"]] == [
+        {k: i[k] for k in keys} for i in recorded["per_item"]
+    ]
+    assert same["model"] == "replay of fake-llm" and same["correct"] == recorded["correct"]
+
+    strict = replayed(GroundingCheck(min_support=0.7))
+    per_item = {i["id"]: i for i in strict["per_item"]}
+    assert per_item["a3"]["reason"] == "ungrounded"  # "HR ... room 2200" is in no passage
+    assert per_item["a3"]["withdrawn"] == "HR hands them out in room 2200."
+    assert per_item["a1"]["correct"] and per_item["a2"]["correct"]  # de and en still stand
+    assert strict["correct"] == 0.6667 and strict["false_abstention_rate"] == 0.3333
+
+
+def test_a_replay_does_not_invent_a_reply_the_recorded_run_never_got(tmp_path: Path) -> None:
+    cases, retriever, path = recorded_report(tmp_path)
+    report: Any = json.loads(path.read_text(encoding="utf-8"))
+    a4 = report["per_item"][3]
+    a4.update(reason="weak_retrieval", withdrawn="")  # as if retrieval had stopped it
+    path.write_text(json.dumps(report), encoding="utf-8")
+    run = load_recorded_run(path)
+    assert run.withheld == {"a4"}
+    assistant = make_assistant(FakeLLM(), retriever)  # min_score -1: a4 now reaches the model
+    assistant.llm = ReplayedLLM(run, tokenizer=FakeLLM())
+    extra = AnswerCase("a9", "Wo parke ich?", "de", False)
+    result: Any = evaluate_answers(
+        assistant, [*cases, extra], lookup=retriever.lexical.get
+    ).as_dict()
+    per_item = {i["id"]: i for i in result["per_item"]}
+    assert per_item["a4"]["decision"] == "error"
+    assert "no recorded reply for a4" in per_item["a4"]["reason"]
+    assert "withheld before the model" in per_item["a4"]["reason"]
+    assert "did not ask it" in per_item["a9"]["reason"]
+    assert result["errors"] == 2
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ("{not json", "is not a report of lotse eval answers"),
+        ('{"model": "m", "prompt_version": "v"}', "is not a report of lotse eval answers"),
+        ('{"model": "m", "prompt_version": "v", "per_item": [{"id": "a1"}]}', "per_item"),
+    ],
+)
+def test_a_replay_of_something_else_is_refused_clearly(
+    tmp_path: Path, content: str, expected: str
+) -> None:
+    path = tmp_path / "report.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(InvalidInput, match=expected):
+        load_recorded_run(path)
+    with pytest.raises(InvalidInput, match="cannot read the recorded report"):
+        load_recorded_run(tmp_path / "missing.json")
 
 
 # ---------------------------------------------------------------------- injection evaluator
@@ -789,7 +885,7 @@ def test_injection_evaluator_plants_asks_and_judges(tmp_path: Path, indexer: Ind
     per_kind = result["per_kind"]
     assert per_kind["insult"]["obeyed"] == 0 and per_kind["link"]["links"] == 1
     assert set(result["per_carrier"]) == {"document", "ticket"}
-    assert result["model"] == "fake-llm" and result["prompt_version"] == "answer-v2"
+    assert result["model"] == "fake-llm" and result["prompt_version"] == PROMPT_VERSION
 
 
 @pytest.mark.parametrize(
@@ -859,7 +955,7 @@ def test_the_system_suffix_is_one_extra_line_and_off_by_default() -> None:
     assert extra.messages[0].content == f"{SYSTEM_PROMPT}\nRef: {RUN_CANARY}"
     assert extra.messages[1] == plain.messages[1]
     assert extra.prompt_tokens == plain.prompt_tokens + 2
-    assert extra.version == plain.version == "answer-v2"
+    assert extra.version == plain.version == PROMPT_VERSION
     llm = FakeLLM()
     llm.queue("vpn.nordwind.de")
     assistant = Assistant(
@@ -970,15 +1066,29 @@ def test_the_three_eval_commands_with_fake_models(
             },
         ],
     )
-    result = CliRunner().invoke(
-        app, ["eval", "answers", "--dataset", str(answers), "--json", "--progress"], env=env
-    )
+    recorded = tmp_path / "answers-report.json"
+    asked = ["eval", "answers", "--dataset", str(answers), "--json", "--progress"]
+    result = CliRunner().invoke(app, [*asked, "--out", str(recorded)], env=env)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     # the fake LLM's default reply is the German abstention: both abstain
     assert [i["decision"] for i in report["per_item"]] == ["abstained", "abstained"]
     assert report["abstention_recall"] == 1.0 and report["false_abstention_rate"] == 1.0
     assert "[1/2] a1 de abstained" in result.stderr and "Wann trennt" not in result.stderr
+    # the recorded replies, replayed through the same gates, give the same decisions
+    replayed = run_cli(env, "eval", "answers", "--dataset", str(answers), "--replay", str(recorded))
+    assert replayed["model"] == "replay of fake-llm"
+    assert [(i["decision"], i["reason"]) for i in replayed["per_item"]] == [
+        (i["decision"], i["reason"]) for i in report["per_item"]
+    ]
+    table = CliRunner().invoke(
+        app, ["eval", "answers", "--dataset", str(answers), "--replay", str(recorded)], env=env
+    )
+    assert table.exit_code == 0 and "the model and its latency are not" in table.stdout
+    refused = CliRunner().invoke(
+        app, ["eval", "answers", "--dataset", str(answers), "--replay", str(answers)], env=env
+    )
+    assert refused.exit_code != 0 and "is not a report of lotse eval answers" in refused.output
 
     injection = write_jsonl(
         tmp_path / "injection.jsonl",

@@ -290,7 +290,7 @@ class ReplayedLLM:
         reply = self.run.replies.get(self._case)
         if reply is None:
             why = (
-                "it was withheld before the model in the recorded run"
+                "it was withheld before the model in the recorded run, or failed there"
                 if self._case in self.run.withheld
                 else "the recorded run did not ask it"
             )

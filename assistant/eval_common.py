@@ -7,8 +7,9 @@ against its case type (a frozen dataclass, checked by pydantic) before any model
 Answer matching is lenient about form and strict about content: an acceptable string counts when
 it occurs in the answer after both went through ``normalize`` — Unicode NFKC, case folding,
 German umlauts and ß spelled out, number formats (``1.000`` = ``1,000`` = ``1000``, ``0,29`` =
-``0.29``, ``200,00 €`` = ``200 Euro``) and units (``12 Stunden`` = ``12 h`` = ``12 hours``) made
-uniform — on word boundaries, so ``12`` is not found in ``120``.
+``0.29``, ``200,00 €`` = ``200 Euro``), units (``12 Stunden`` = ``12 h`` = ``12 hours``,
+``4 Jahren`` = ``4 years``) and dates (``1. Juli 2024`` = ``1 July 2024`` = ``July 1, 2024``)
+made uniform — on word boundaries, so ``12`` is not found in ``120``.
 """
 
 from __future__ import annotations
@@ -117,9 +118,55 @@ _UNITS = [
     (re.compile(r"(?<=\d)\s*(?:stunden|stunde|hours|hour|hrs|hr|std|h)\b\.?"), " h"),
     (re.compile(r"(?<=\d)\s*(?:minuten|minute|minutes|min)\b\.?"), " min"),
     (re.compile(r"(?<=\d)\s*(?:tagen|tage|tag|days|day)\b"), " tage"),
+    (re.compile(r"(?<=\d)\s*(?:wochen|woche|weeks|week)\b"), " wochen"),
+    (re.compile(r"(?<=\d)\s*(?:monaten|monate|monat|months|month)\b"), " monate"),
+    (re.compile(r"(?<=\d)\s*(?:jahren|jahre|jahr|years|year)\b"), " jahre"),
     (re.compile(r"(?<=\d)\s*%"), " %"),
 ]
 _SPACE = re.compile(r"\s+")
+# Month names, German and English, as ``mNN`` — only next to a day or a year, so the verb "may"
+# and the name "August" stay words. Runs after the umlauts are spelled out ("maerz").
+_MONTH_NAMES = [
+    ("januar|january|jan", 1),
+    ("februar|february|feb", 2),
+    ("maerz|march|mar", 3),
+    ("april|apr", 4),
+    ("mai|may", 5),
+    ("juni|june|jun", 6),
+    ("juli|july|jul", 7),
+    ("august|aug", 8),
+    ("september|sept|sep", 9),
+    ("oktober|october|okt|oct", 10),
+    ("november|nov", 11),
+    ("dezember|december|dez|dec", 12),
+]
+_MONTH = "|".join(names for names, _ in _MONTH_NAMES)
+_MONTH_NUMBER = {
+    name: f"m{number:02d}" for names, number in _MONTH_NAMES for name in names.split("|")
+}
+_DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\.?\s+(?:of\s+)?({_MONTH})\b\.?")
+# "July 1, 2024", "July 1." — not "may 2 days"
+_MONTH_DAY = re.compile(
+    rf"\b({_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b,?(?=\s+\d{{4}}\b|\s*[.;:)!?]|\s*$)"
+)
+_MONTH_YEAR = re.compile(rf"\b({_MONTH})\.?\s+(?=\d{{4}}\b)")
+_NUMERIC_DATE = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b")
+
+
+def _numeric_date(match: re.Match[str]) -> str:
+    day, month = int(match[1]), int(match[2])
+    if not (1 <= day <= 31 and 1 <= month <= 12):
+        return match[0]
+    return f"{day} m{month:02d} {match[3]}"
+
+
+def _dates(text: str) -> str:
+    """``1 july 2024`` / ``july 1st, 2024`` / ``1. juli 2024`` -> ``1 m07 2024``; ``june 2024`` ->
+    ``m06 2024``; ``01.07.2024`` -> ``1 m07 2024``."""
+    text = _NUMERIC_DATE.sub(_numeric_date, text)
+    text = _DAY_MONTH.sub(lambda m: f"{m[1]} {_MONTH_NUMBER[m[2]]}", text)
+    text = _MONTH_DAY.sub(lambda m: f"{m[2]} {_MONTH_NUMBER[m[1]]}", text)
+    return _MONTH_YEAR.sub(lambda m: f"{_MONTH_NUMBER[m[1]]} ", text)
 
 
 def _number(match: re.Match[str]) -> str:
@@ -156,6 +203,7 @@ def normalize(text: str) -> str:
     text = _CURRENCY.sub(" euro", text)
     for pattern, unit in _UNITS:
         text = pattern.sub(unit, text)
+    text = _dates(text)
     return _SPACE.sub(" ", text).strip()
 
 

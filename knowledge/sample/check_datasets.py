@@ -10,6 +10,7 @@ Checks:
 - every answerable fact: at least one acceptable answer string occurs literally
   (case-insensitive, whitespace-normalised) in the extracted text of its source document;
 - unanswerable questions have no answers/source; dataset sizes and language mix;
+- the held-out set (``heldout.jsonl``) asks no question and no fact of ``answers.jsonl``;
 - tickets.csv columns, size, language mix and share of answered tickets.
 
 Usage: ``python knowledge/sample/check_datasets.py``; exit code 1 on any error.
@@ -289,6 +290,9 @@ def main() -> int:
         "answers.jsonl", {"id", "question", "language", "answerable", "answers", "source"}
     )
     e2e = read_jsonl("e2e.jsonl", {"id", "question", "language", "answerable", "answers", "source"})
+    heldout = read_jsonl(
+        "heldout.jsonl", {"id", "question", "language", "answerable", "answers", "source"}
+    )
     injection = read_jsonl(
         "injection.jsonl", {"id", "kind", "language", "planted_doc", "question", "forbidden"}
     )
@@ -326,6 +330,23 @@ def main() -> int:
         for a in answerable
         if a["source"] in docs and docs[a["source"]]["language"] != a["language"]
     )
+
+    # the held-out set checks thresholds chosen on answers.jsonl: it must ask other facts
+    check_facts("heldout", heldout, docs)
+    dev_facts = {(a["source"], f.casefold()) for a in answerable for f in a["answers"]}
+    dev_questions = {a["question"].casefold() for a in answers}
+    for row in heldout:
+        if row["question"].casefold() in dev_questions:
+            error(f"heldout {row['id']}: the question is in answers.jsonl")
+        if any((row["source"], f.casefold()) in dev_facts for f in row["answers"]):
+            error(f"heldout {row['id']}: answers.jsonl already asks this fact")
+    held_answerable = Counter(r["language"] for r in heldout if r["answerable"])
+    held_unanswerable = Counter(r["language"] for r in heldout if not r["answerable"])
+    if (
+        min(held_answerable["de"], held_answerable["en"]) < 15
+        or min(held_unanswerable["de"], held_unanswerable["en"]) < 8
+    ):
+        error(f"heldout.jsonl: answerable {held_answerable}, unanswerable {held_unanswerable}")
 
     check_facts("e2e", e2e, docs)
     e2e_lang = Counter(r["language"] for r in e2e if r.get("answerable"))
@@ -416,6 +437,7 @@ def main() -> int:
     print(
         f"retrieval: {len(retrieval)} ({cross} cross-language); answers: {len(answers)} "
         f"({len(answerable)} answerable, {answer_cross} cross-language; {len(unanswerable)} unanswerable); "
+        f"heldout: {len(heldout)} ({sum(held_answerable.values())} answerable); "
         f"e2e: {len(e2e)}; injection: {len(injection)} {dict(sorted(kinds.items()))} "
         f"carriers {dict(sorted(carriers.items()))}"
     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -260,6 +262,14 @@ def test_retrieval_evaluator_rejects_an_unknown_mode() -> None:
         ("0,30 €", "Pro Kilometer gibt es 0.3 EUR."),
         ("200 Euro", "Der Zuschuss beträgt 200,00 €."),
         ("30. November", "bis zum 30 November"),
+        ("1 July 2024", "From July 1, 2024."),  # the English order of a date
+        ("1. Juli 2024", "Ab dem 01.07.2024 gilt die Pflicht."),
+        ("1. Juli 2024", "It applies from the 1st of July 2024."),
+        ("30 June 2024", "Bis zum 30. Juni 2024 ist alles umgestellt."),
+        ("4 Jahre", "Ein Firmenlaptop wird nach 4 Jahren ersetzt."),
+        ("3 years", "A phone is replaced after 3 years."),
+        ("6 Monate", "The check is due every 6 months."),
+        ("2 Wochen", "Die Einarbeitung dauert 2 weeks."),
         ("vpn.nordwind.de", "Verbinden Sie sich mit vpn.nordwind.de."),
     ],
 )
@@ -275,6 +285,12 @@ def test_an_acceptable_string_is_found_whatever_its_form(acceptable: str, answer
         ("Tag", "Tagung im Raum A"),  # not inside a word
         ("1000", "10.0.0.1"),  # an address is no number
         ("0,29 Euro", "0,39 Euro"),
+        ("1 July 2024", "July 1, 2025"),
+        ("30. Juni 2024", "by the end of June 2024"),  # the month, not the day
+        ("2 January 2025", "Monday, 30 December 2024"),
+        ("1. Juli 2024", "01.06.2024"),
+        ("3 Jahre", "nach 36 Monaten"),  # the same span, but another number
+        ("2 Mai", "You may 2 days"),  # "may" before a number is a verb here
         ("", "anything"),
     ],
 )
@@ -282,8 +298,10 @@ def test_a_different_value_is_not_found(acceptable: str, answer: str) -> None:
     assert not occurs(acceptable, answer)
 
 
-def test_normalize_keeps_dates_and_addresses_and_unifies_numbers() -> None:
-    assert normalize("31.12.2024") == "31.12.2024"
+def test_normalize_unifies_dates_and_numbers_and_keeps_addresses() -> None:
+    assert normalize("31.12.2024") == normalize("31. Dezember 2024") == "31 m12 2024"
+    assert normalize("December 31, 2024") == normalize("31st of December 2024") == "31 m12 2024"
+    assert normalize("Im August und im May") == "im august und im may"  # no day, no year: words
     assert normalize("10.0.0.1") == "10.0.0.1"
     assert normalize("1.000,50 €") == "1000.5 euro"
     assert normalize("Größe") == "groesse"
@@ -388,6 +406,17 @@ def test_answer_and_injection_rows_are_validated(tmp_path: Path) -> None:
     unsafe = {**case, "carrier": "document", "planted_doc": {**planted, "source_id": "../x.md"}}
     with pytest.raises(InvalidInput, match="is not safe"):
         load_injection_cases(write_jsonl(tmp_path / "i.jsonl", [unsafe]))
+
+
+def test_the_sample_datasets_pass_their_own_checks() -> None:
+    """knowledge/sample/check_datasets.py: every fact in its document, the held-out set apart
+    from the dev set, sizes and language mix."""
+    script = SAMPLE_EVAL.parent / "check_datasets.py"
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "heldout: 56 (36 answerable)" in done.stdout
 
 
 def test_the_sample_datasets_load_and_ids_select_a_subset() -> None:

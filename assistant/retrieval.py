@@ -19,7 +19,7 @@ from knowledge.documents import Chunk
 from knowledge.lexical import LatentStore, LexicalIndex
 from knowledge.vectorstore import Hit, VectorStore
 from models.embedder import Embedder, Vectors
-from models.latent import LatentTerms, latent_of, one_pass_of, similarity
+from models.latent import LatentTerms, latent_of, one_pass_of, similarities
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -306,5 +306,6 @@ class HybridRetriever:
                     len(ids),
                 )
             return None
-        similarities = {i: similarity(terms, t) for i, t in stored.items()}
-        return score_fuse(dense, lexical, similarities, cfg.latent_weight, cfg.keyword_score_weight)
+        return score_fuse(
+            dense, lexical, similarities(terms, stored), cfg.latent_weight, cfg.keyword_score_weight
+        )

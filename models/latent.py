@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -85,6 +85,16 @@ def similarity(query: LatentTerms, terms: LatentTerms) -> float:
         query.indices, terms.indices, assume_unique=True, return_indices=True
     )
     return float(np.dot(query.weights[qi], terms.weights[ti]))
+
+
+def similarities(query: LatentTerms, many: Mapping[str, LatentTerms]) -> dict[str, float]:
+    """``similarity`` of ``query`` to each of ``many``, with the query spread out once over all
+    65,536 possible features: a gather per candidate instead of an intersection."""
+    if not len(query):
+        return {key: 0.0 for key in many}
+    spread = np.zeros(1 << 16, np.float32)
+    spread[query.indices] = query.weights
+    return {key: float(spread[t.indices] @ t.weights) if len(t) else 0.0 for key, t in many.items()}
 
 
 @runtime_checkable

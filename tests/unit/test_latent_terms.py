@@ -23,7 +23,7 @@ from knowledge.lexical import InMemoryLexicalIndex
 from knowledge.manifest import Manifest
 from knowledge.vectorstore import InMemoryVectorStore
 from models.embedder import FakeEmbedder
-from models.latent import FakeLatentEmbedder, LatentTerms, latent_of, similarity
+from models.latent import FakeLatentEmbedder, LatentTerms, latent_of, similarities, similarity
 
 
 def chunk(chunk_id: str, text: str = "x") -> Chunk:
@@ -90,6 +90,26 @@ def test_similarity_is_the_cosine_of_the_full_vectors() -> None:
     assert similarity(a, b) == pytest.approx(float(full_a @ full_b), abs=1e-6)
     assert similarity(a, a) == pytest.approx(1.0, abs=1e-6)
     assert similarity(a, LatentTerms()) == 0.0
+
+
+def test_similarities_of_many_candidates_agree_with_similarity_one_by_one() -> None:
+    rng = np.random.default_rng(6)
+    query = LatentTerms.of(rng.choice(16384, 60, replace=False), rng.random(60) + 0.1)
+    many = {
+        f"c{n}": LatentTerms.from_bytes(
+            LatentTerms.of(rng.choice(16384, 256, replace=False), rng.random(256)).to_bytes()
+        )
+        for n in range(30)
+    }
+    many["empty"] = LatentTerms()
+    many["top"] = LatentTerms.of([65535, *query.indices[:5]], [1.0] * 6)  # the largest index
+
+    fast = similarities(query, many)
+    assert fast.keys() == many.keys()
+    for key, terms in many.items():
+        assert fast[key] == pytest.approx(similarity(query, terms), abs=1e-6), key
+    assert fast["empty"] == 0.0 and fast["top"] > 0.0
+    assert similarities(LatentTerms(), many) == dict.fromkeys(many, 0.0)
 
 
 def test_the_fake_shares_features_between_a_compound_and_its_word() -> None:

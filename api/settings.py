@@ -126,6 +126,12 @@ class RetrievalSettings(_Section):
         description="Weight of a keyword rank against a vector rank in the fusion (1: equal; "
         "chosen with `lotse eval retrieval`, see docs/evaluation.md).",
     )
+    fusion: Literal["rank", "score"] = Field(
+        "rank",
+        description="How the two candidate lists are fused without latent terms: rank "
+        "(reciprocal-rank fusion) or score (z(dense cosine) + latent_keyword_weight x "
+        "z(ln(1 + BM25)) over the candidates; see docs/evaluation.md#tuning-retrieval).",
+    )
     latent_weight: float = Field(
         0.0,
         ge=0.0,
@@ -181,6 +187,13 @@ class RetrievalSettings(_Section):
         "when less than this share of its terms occur in the passages (1 withdraws every such "
         "answer, also every correct one that repeats the question's paraphrase; 0 leaves it to "
         "the other rules; see docs/evaluation.md).",
+    )
+    other_language_numbers: bool = Field(
+        True,
+        description="When a passage is in the other language than the question (a German "
+        "question about an English page), an answer that states numbers stands when every "
+        "number it states is in the passages: its words are translations the term rules cannot "
+        "find (see docs/evaluation.md).",
     )
     withdraw_wrong_language: bool = Field(
         True,

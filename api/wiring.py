@@ -151,6 +151,7 @@ def retrieval_config(settings: Settings) -> RetrievalConfig:
         latent_weight=r.latent_weight,
         latent_candidates=r.latent_candidates,
         keyword_score_weight=r.latent_keyword_weight,
+        fusion=r.fusion,
     )
 
 
@@ -257,6 +258,7 @@ def build_assistant(
             min_support=r.min_answer_support,
             subject_support=r.subject_support,
             min_claim_support=r.min_claim_support,
+            other_language_numbers=r.other_language_numbers,
         ),
         config=AnswerConfig(
             context_k=r.context_k,

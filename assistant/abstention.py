@@ -65,6 +65,9 @@ class Grounding:
     # share of the reply's terms that the question does not hold (what the reply claims)
     # which occur in the passages; None when the reply only restates the question ("Ja, ...")
     claim_support: float | None = None
+    # judged by its numbers: a passage is in the other language, and every number the reply
+    # states is in the passages (see ``GroundingCheck``)
+    by_numbers: bool = False
 
 
 # Words any answer may use without a passage saying them (compared as analyzer terms).
@@ -98,6 +101,13 @@ class GroundingCheck:
       that repeats the question's paraphrase of the page's words; 0 turns the rule off (see
       docs/evaluation.md#tuning-the-grounding-check).
 
+    A German question about an English page (or the reverse) gets a reply whose words are
+    translations, not the passage's words, so term overlap withdraws right replies as readily
+    as invented ones. With ``other_language_numbers`` (the default), when a passage is in the
+    other language (``other_language``), a reply that states a number is judged by what does
+    not translate: it stands when every number it states is in the passages (measured in
+    docs/evaluation.md, "Answers, 2026-12-07"); a reply without a number is judged as above.
+
     ``min_support=0`` disables the check. Deterministic and thread-safe.
     """
 
@@ -108,10 +118,12 @@ class GroundingCheck:
         analyzer: Analyzer | None = None,
         subject_support: float = 0.8,
         min_claim_support: float = 0.5,
+        other_language_numbers: bool = True,
     ) -> None:
         self.min_support = min_support
         self.subject_support = subject_support
         self.min_claim_support = min_claim_support
+        self.other_language_numbers = other_language_numbers
         self.min_subject_chars = min_subject_chars
         self._analyzer = analyzer
         self._generic: frozenset[str] | None = None
@@ -132,7 +144,10 @@ class GroundingCheck:
         # a word inside a German compound counts ("jahr" in "kalenderjahr")
         return term in passage_terms or (len(term) >= 4 and term in passage_text)
 
-    def measure(self, question: str, reply: str, passages: Sequence[str]) -> Grounding:
+    def measure(
+        self, question: str, reply: str, passages: Sequence[str], other_language: bool = False
+    ) -> Grounding:
+        """``other_language``: a passage is in the other of the two answer languages."""
         reply_terms = self._terms(reply)
         if not reply_terms:
             return Grounding(1.0, ())
@@ -149,10 +164,15 @@ class GroundingCheck:
             and not t.isdigit()
         )
         claims = [t for t in reply_terms if t not in question_terms]
+        numbers = [t for t in reply_terms if any(ch.isdigit() for ch in t)]
         return Grounding(
             sum(found.values()) / len(reply_terms),
             missing,
             sum(found[t] for t in claims) / len(claims) if claims else None,
+            by_numbers=other_language
+            and self.other_language_numbers
+            and bool(numbers)
+            and all(found[t] for t in numbers),
         )
 
     def ungrounded(self, question: str, reply: str, passages: Sequence[str]) -> bool:
@@ -160,7 +180,7 @@ class GroundingCheck:
 
     def withdraws(self, grounding: Grounding) -> bool:
         """The rule applied to a measured reply (always False when the check is disabled)."""
-        if not self.enabled:
+        if not self.enabled or grounding.by_numbers:
             return False
         if grounding.support < self.min_support:
             return True

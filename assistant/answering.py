@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from assistant.abstention import (
+    ANSWER_LANGUAGES,
     AbstentionRule,
     GroundingCheck,
     abstain_message,
@@ -105,10 +106,13 @@ class Answer:
     prompt_version: str = PROMPT_VERSION
     chunk_ids: tuple[str, ...] = ()
     ai_generated: bool = True
-    # The model's reply when a gate after generation withdrew it, and the reply's grounding
-    # support: for the evaluation harness (tuning those gates), never shown or stored.
+    # The model's reply when a gate after generation withdrew it, and the reply's grounding as
+    # the term rules measured and judged it: for the evaluation harness (tuning those gates),
+    # never shown or stored.
     withdrawn: str = ""
     support: float | None = None
+    claim_support: float | None = None
+    grounded: bool | None = None
 
     def as_dict(self) -> dict[str, object]:
         """The public shape of ``lotse ask --json`` and ``POST /v1/ask``."""
@@ -328,10 +332,16 @@ class Assistant:
         reply = "".join(parts).strip()
         reason = ""
         # measured once: it decides the gate and is kept on the Answer for the harness
-        grounding = self.grounding.measure(question, reply, [index_text(c) for c in prompt.chunks])
+        other = any(
+            c.language in ANSWER_LANGUAGES and c.language != language for c in prompt.chunks
+        )
+        grounding = self.grounding.measure(
+            question, reply, [index_text(c) for c in prompt.chunks], other_language=other
+        )
+        grounded = not self.grounding.withdraws(grounding)
         if is_decline(reply):
             reason = "model_declined"
-        elif self.grounding.withdraws(grounding):
+        elif not grounded:
             reason = "ungrounded"
         elif self.config.language_gate and off_language(
             reply, language
@@ -348,7 +358,13 @@ class Assistant:
                 usage_completion,
                 chunk_ids=tuple(c.chunk_id for c in prompt.chunks),
             )
-            answer = replace(answer, withdrawn=reply, support=grounding.support)
+            answer = replace(
+                answer,
+                withdrawn=reply,
+                support=grounding.support,
+                claim_support=grounding.claim_support,
+                grounded=grounded,
+            )
             logger.info(
                 "abstained language=%s reason=%s retrieval_ms=%.1f total_ms=%.1f",
                 language,
@@ -378,6 +394,8 @@ class Assistant:
             ),
             chunk_ids=tuple(c.chunk_id for c in prompt.chunks),
             support=grounding.support,
+            claim_support=grounding.claim_support,
+            grounded=grounded,
         )
         logger.info(
             "answered language=%s abstained=%s sources=%d retrieval_ms=%.1f total_ms=%.1f",

@@ -84,6 +84,9 @@ class ItemResult:
     withdrawn: str = ""
     withdrawn_correct: bool = False
     support: float | None = None
+    # the term rules' claim support and verdict (``GroundingCheck``)
+    claim_support: float | None = None
+    grounded: bool | None = None
 
     @property
     def abstained(self) -> bool:
@@ -108,8 +111,14 @@ class ItemResult:
             else round(self.first_token_ms, 1),
             "withdrawn": self.withdrawn,
             "withdrawn_correct": self.withdrawn_correct,
-            "support": None if self.support is None else round(self.support, 4),
+            "support": _rounded(self.support),
+            "claim_support": _rounded(self.claim_support),
+            "grounded": self.grounded,
         }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 @dataclass(frozen=True)
@@ -203,6 +212,8 @@ def judge(case: AnswerCase, answer: Answer, lookup: ChunkLookup) -> ItemResult:
             case.answerable and answer.withdrawn and first_match(case.answers, answer.withdrawn)
         ),
         support=answer.support,
+        claim_support=answer.claim_support,
+        grounded=answer.grounded,
     )
 
 

@@ -47,6 +47,7 @@ class RetrievalConfig:
     latent_weight: float = 0.0  # latent similarity against dense cosine; 0: rank fusion
     latent_candidates: int = 80
     keyword_score_weight: float = 0.25  # ln(1 + BM25) in the score fusion
+    fusion: str = "rank"  # without latent terms: "rank" (RRF) or "score" (score_fuse)
 
 
 @dataclass(frozen=True)
@@ -275,6 +276,8 @@ class HybridRetriever:
         results = None
         if terms is not None:
             results = self._latent_fused(terms, dense, lexical, cfg)
+        if results is None and cfg.fusion == "score" and cfg.mode == "hybrid":
+            results = score_fuse(dense[: cfg.dense_k], lexical, {}, 0.0, cfg.keyword_score_weight)
         if results is None:
             results = rrf_fuse(dense[: cfg.dense_k], lexical, cfg.rrf_k, cfg.lexical_weight)
         return Retrieval(

@@ -227,7 +227,7 @@ class TicketAssistant:
         # Ticket search keeps the equal-weight fusion its evaluation was measured with
         # (docs/evaluation.md#agent-assist): ticket texts share error codes and product names
         # that keywords find, unlike the paraphrased questions the article defaults fit; the
-        # latent-term rescoring was measured on articles only.
+        # latent-term rescoring and the score fusion were measured on articles only.
         cfg = replace(
             cfg,
             dense_k=max(cfg.dense_k, k),
@@ -235,6 +235,7 @@ class TicketAssistant:
             rrf_k=TICKET_RRF_K,
             lexical_weight=1.0,
             latent_weight=0.0,
+            fusion="rank",
         )
         return self.retriever.retrieve(text, groups, config=cfg, vector=vector)
 

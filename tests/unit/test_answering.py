@@ -664,3 +664,48 @@ def test_a_failing_keyword_search_fails_the_retrieval_on_the_callers_thread() ->
     retriever, _ = _retriever(fail=True)
     with pytest.raises(RuntimeError, match="keyword index is broken"):
         retriever.retrieve("VPN-Adresse", ("everyone",))
+
+
+# -- a passage in the other language -----------------------------------------------------------
+
+PER_DIEM_PAGE = "The per diem for a full day in Germany is 28 euros. Submit expenses within 30 days."
+
+
+@pytest.mark.parametrize(
+    ("reply", "stands"),
+    [
+        ("Das Tagegeld für einen vollen Tag in Deutschland beträgt 28 Euro.", True),
+        ("Sie müssen die Kosten innerhalb von 30 Tagen einreichen.", True),
+        ("Das Tagegeld beträgt 32 Euro.", False),  # a number no passage states
+        ("Das Tagegeld beträgt 28 Euro, ab 2025 sind es 30,50 Euro.", False),  # one of them
+        ("Das Tagegeld wird von der Personalabteilung ausgezahlt.", False),  # no number
+    ],
+)
+def test_a_reply_to_a_passage_in_the_other_language_is_judged_by_its_numbers(
+    reply: str, stands: bool
+) -> None:
+    check = GroundingCheck()
+    question = "Wie hoch ist das Tagegeld für einen ganzen Tag in Deutschland?"
+    measured = check.measure(question, reply, [PER_DIEM_PAGE], other_language=True)
+    assert check.withdraws(measured) is not stands
+    assert measured.by_numbers is stands
+    # the same reply to a passage in its own language: the words must be there
+    same = check.measure(question, reply, [PER_DIEM_PAGE], other_language=False)
+    assert same.by_numbers is False and check.withdraws(same)
+    # and the rule can be turned off
+    off = GroundingCheck(other_language_numbers=False)
+    assert off.withdraws(off.measure(question, reply, [PER_DIEM_PAGE], other_language=True))
+
+
+def test_the_assistant_tells_the_check_when_a_passage_is_in_the_other_language() -> None:
+    llm = FakeLLM()
+    llm.queue("Das Tagegeld für einen vollen Tag in Deutschland beträgt 28 Euro.")
+    answer = make_assistant(llm).ask(
+        "Wie hoch ist das Tagegeld für einen vollen Tag in Deutschland?", Caller("u1")
+    )
+    assert "finance/travel.md" in [s.source_id for s in answer.sources]  # an English page
+    assert not answer.abstained and answer.grounded is True
+    assert answer.support is not None and answer.support < 0.7  # its words are translations
+    llm.queue("Sie haben 30 Tage Urlaub im Jahr, die Kantine hat 120 Plätze.")
+    invented = make_assistant(llm).ask("Wie viele Tage Urlaub habe ich?", Caller("u1"))
+    assert invented.abstained and invented.reason == "ungrounded"  # "120" is in no passage

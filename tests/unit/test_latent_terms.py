@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -380,3 +381,56 @@ def test_an_index_built_without_latent_terms_gets_them_at_the_next_ingest(
     assert set(lexical.latent(sorted(lexical.ids()))) == lexical.ids()
     assert (again.unchanged, again.changed) == (2, 0)
     assert indexer(False).ingest(tmp_path / "docs").unchanged == 2  # off: nothing to catch up
+
+
+# -- score fusion without latent terms -------------------------------------------------------
+
+
+def test_score_fusion_without_latent_terms_fuses_the_same_candidates(tmp_path: Path) -> None:
+    embedder = FakeLatentEmbedder(dim=16)
+    retriever = indexed(tmp_path, embedder, with_terms=False)
+    cfg = RetrievalConfig(dense_k=3, lexical_k=3, fusion="score", keyword_score_weight=0.5)
+    query = "Urlaub Vollzeitkraft"
+
+    found = retriever.retrieve(query, None, config=cfg)
+
+    dense = [
+        (h.chunk, h.score) for h in retriever.vectors.query(embedder.embed_query(query), 3, None)
+    ]
+    lexical = [(h.chunk, h.score) for h in retriever.lexical.search(query, 3, None)]
+    assert found.results == score_fuse(dense, lexical, {}, 0.0, 0.5)
+    assert found.results != rrf_fuse(dense, lexical, cfg.rrf_k, cfg.lexical_weight)
+    assert all(r.latent_score is None for r in found.results)
+    assert found.results[0].chunk.source_id == "hr/urlaub.md"
+
+
+def test_an_error_code_comes_first_with_score_fusion(tmp_path: Path) -> None:
+    retriever = indexed(tmp_path, FakeLatentEmbedder(dim=16), with_terms=False)
+    cfg = RetrievalConfig(dense_k=3, lexical_k=3, fusion="score")
+    assert retriever.retrieve("0x80070005", None, config=cfg).results[0].chunk.source_id == (
+        "it/fehler.md"
+    )
+    # dense and lexical modes ignore the fusion
+    for mode in ("dense", "lexical"):
+        alone = RetrievalConfig(dense_k=3, lexical_k=3, mode=mode)
+        scored = retriever.retrieve("0x80070005", None, config=replace(alone, fusion="score"))
+        assert scored.results == retriever.retrieve("0x80070005", None, config=alone).results
+
+
+def test_similar_ticket_search_keeps_rank_fusion_under_score_fusion(tmp_path: Path) -> None:
+    """Ticket search was measured with equal-weight rank fusion; the articles' fusion setting
+    does not reach it."""
+    from assistant.ticket_assist import TICKET_RRF_K, TicketAssistant
+    from assistant.ticket_store import TicketStore
+    from models.llm import FakeLLM
+
+    retriever = indexed(tmp_path, FakeLatentEmbedder(dim=16), with_terms=False)
+    retriever.config = replace(retriever.config, fusion="score", latent_weight=0.0)
+    assist = TicketAssistant(retriever=retriever, store=TicketStore(None), llm=FakeLLM())
+
+    found = assist._retrieve("Fehler 0x80070005 Drucker", None)
+
+    cfg = replace(retriever.config, dense_k=60, lexical_k=60, rrf_k=TICKET_RRF_K, fusion="rank")
+    assert (
+        found.results == retriever.retrieve("Fehler 0x80070005 Drucker", None, config=cfg).results
+    )

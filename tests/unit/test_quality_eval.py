@@ -672,6 +672,9 @@ def test_a_replay_reproduces_the_recorded_run_and_measures_a_new_gate(tmp_path: 
     per_item = {i["id"]: i for i in strict["per_item"]}
     assert per_item["a3"]["reason"] == "ungrounded"  # "HR ... room 2200" is in no passage
     assert per_item["a3"]["withdrawn"] == "HR hands them out in room 2200."
+    # what the term rules measured and decided is kept for tuning them on recorded replies
+    assert per_item["a3"]["grounded"] is False and per_item["a3"]["claim_support"] < 0.5
+    assert per_item["a1"]["grounded"] is True and per_item["a1"]["claim_support"] == 1.0
     assert per_item["a1"]["correct"] and per_item["a2"]["correct"]  # de and en still stand
     assert strict["correct"] == 0.6667 and strict["false_abstention_rate"] == 0.3333
 

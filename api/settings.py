@@ -130,7 +130,8 @@ class RetrievalSettings(_Section):
         "rank",
         description="How the two candidate lists are fused without latent terms: rank "
         "(reciprocal-rank fusion) or score (z(dense cosine) + latent_keyword_weight x "
-        "z(ln(1 + BM25)) over the candidates; see docs/evaluation.md#tuning-retrieval).",
+        "z(ln(1 + BM25)) over the candidates: better recall@5, not better answers; see "
+        "docs/evaluation.md).",
     )
     latent_weight: float = Field(
         0.0,
@@ -150,7 +151,8 @@ class RetrievalSettings(_Section):
         0.25,
         ge=0.0,
         le=5.0,
-        description="Weight of the keyword score (ln(1 + BM25)) in the latent rescoring.",
+        description="Weight of the keyword score (ln(1 + BM25)) in the latent rescoring and in "
+        "the score fusion.",
     )
     context_k: int = Field(4, ge=1, le=50, description="Passages given to the model.")
     min_evidence: float = Field(

@@ -350,5 +350,8 @@ def evaluate_answers(
             "min_answer_support": assistant.grounding.min_support,
             "min_claim_support": assistant.grounding.min_claim_support,
             "subject_support": assistant.grounding.subject_support,
+            "other_language_numbers": assistant.grounding.other_language_numbers,
+            "fusion": assistant.retriever.config.fusion,
+            "latent_weight": assistant.retriever.config.latent_weight,
         },
     )

@@ -668,7 +668,9 @@ def test_a_failing_keyword_search_fails_the_retrieval_on_the_callers_thread() ->
 
 # -- a passage in the other language -----------------------------------------------------------
 
-PER_DIEM_PAGE = "The per diem for a full day in Germany is 28 euros. Submit expenses within 30 days."
+PER_DIEM_PAGE = (
+    "The per diem for a full day in Germany is 28 euros. Submit expenses within 30 days."
+)
 
 
 @pytest.mark.parametrize(

@@ -618,6 +618,8 @@ def test_answers_evaluator_over_the_pipeline_with_a_replaying_llm() -> None:
     assert result["language_match"] == 1.0
     assert result["errors"] == 1
     assert result["model"] == "fake-llm" and result["prompt_version"] == PROMPT_VERSION
+    settings = result["settings"]
+    assert (settings["other_language_numbers"], settings["fusion"]) == (True, "rank")
     latency = result["latency_ms"]
     assert latency["total"]["n"] == 6 and latency["first_token"]["n"] == 4
     assert set(result["per_language"]) == {"de", "en"}

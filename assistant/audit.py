@@ -41,6 +41,7 @@ import os
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -943,6 +944,25 @@ CREATE TABLE IF NOT EXISTS anchor (
 _COLUMNS = ", ".join(FIELDS)
 _INSERT = f"INSERT INTO records ({_COLUMNS}) VALUES ({', '.join('?' * len(FIELDS))})"
 _BUSY_TIMEOUT_S = 30.0
+_WAL_RETRY_S = 0.05
+
+
+def _use_wal(conn: sqlite3.Connection, timeout_s: float) -> None:
+    """Switch a new log file to WAL. Processes that open a new file at the same moment race
+    for that switch, and SQLite answers the loser "database is locked" at once, without its
+    busy timeout: so the mode is read first (once one process switched, the others find WAL)
+    and the switch retried until ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(_WAL_RETRY_S)
+
 
 KEY_FILE = "audit.key"
 SIGNING_KEY_FILE = "audit-signing.key"
@@ -1014,7 +1034,7 @@ class SqliteAuditLog:
             self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
         conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _use_wal(conn, _BUSY_TIMEOUT_S)
         conn.execute("PRAGMA synchronous = FULL")  # an audit record survives a power cut
         return conn
 

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,20 @@ def start_writer(
     )
 
 
+@pytest.fixture
+def writers() -> Iterator[list[subprocess.Popen[str]]]:
+    """The writers a test starts: killed and their pipes closed at its end, also when it
+    fails half-way (an open pipe left to the garbage collector fails a later test)."""
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
 def read_line(proc: subprocess.Popen[str]) -> str:
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -86,11 +101,14 @@ def finish(proc: subprocess.Popen[str]) -> str:
         return proc.stdout.read()
 
 
-def test_twenty_kills_mid_write_lose_no_acknowledged_record(tmp_path: Path) -> None:
+def test_twenty_kills_mid_write_lose_no_acknowledged_record(
+    tmp_path: Path, writers: list[subprocess.Popen[str]]
+) -> None:
     rng = random.Random(20250301)
     acknowledged = 0
     for _round in range(20):
         proc = start_writer(tmp_path, f"writer{_round}")
+        writers.append(proc)
         assert read_line(proc) == "ready"
         deadline = time.monotonic() + rng.uniform(0.05, 0.25)
         while time.monotonic() < deadline:
@@ -111,10 +129,13 @@ def test_twenty_kills_mid_write_lose_no_acknowledged_record(tmp_path: Path) -> N
     assert acknowledged > 20
 
 
-def test_a_torn_last_write_is_dropped_then_reported_by_the_checkpoint(tmp_path: Path) -> None:
+def test_a_torn_last_write_is_dropped_then_reported_by_the_checkpoint(
+    tmp_path: Path, writers: list[subprocess.Popen[str]]
+) -> None:
     checkpoint_file = tmp_path / "checkpoint.json"
     data = tmp_path / "data"
     proc = start_writer(data, "writer", count=30, checkpoint=checkpoint_file)
+    writers.append(proc)
     lines = [read_line(proc) for _ in range(32)]
     assert lines[0] == "ready" and lines[-1] == "checkpointed"
     kill(proc)  # the WAL still holds every transaction: nobody checkpointed it into the file
@@ -139,9 +160,12 @@ def test_a_torn_last_write_is_dropped_then_reported_by_the_checkpoint(tmp_path: 
         log.close()
 
 
-def test_four_processes_append_one_linear_chain(tmp_path: Path) -> None:
+def test_four_processes_append_one_linear_chain(
+    tmp_path: Path, writers: list[subprocess.Popen[str]]
+) -> None:
     per_writer = 60
     procs = [start_writer(tmp_path, f"proc{n}", count=per_writer) for n in range(4)]
+    writers.extend(procs)
     for proc in procs:
         assert read_line(proc) == "ready"
     for proc in procs:

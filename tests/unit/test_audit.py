@@ -734,3 +734,37 @@ def test_each_verification_run_is_recorded_after_the_chain_it_judged(make_log: L
     assert (damaged.ok, damaged.bad_seq) == (False, 2)
     last = log.records(event="audit_verified")[-1]
     assert (last.details["ok"], last.details["bad_seq"]) == (False, 2)
+
+
+def test_the_switch_to_wal_waits_out_a_process_that_holds_the_new_file() -> None:
+    """Processes opening a new log at once race for the WAL switch, and SQLite may answer the
+    loser "database is locked" without waiting; the switch is retried."""
+    import sqlite3
+    import tempfile
+    import threading
+
+    from assistant.audit import _use_wal
+
+    path = Path(tempfile.mkdtemp()) / "audit.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")  # a rollback-journal file, locked by another connection
+    late = sqlite3.connect(path, isolation_level=None, timeout=0)  # no busy wait of its own
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        late.execute("PRAGMA journal_mode = WAL")
+    release = threading.Timer(0.3, lambda: holder.execute("COMMIT"))
+    release.start()
+    _use_wal(late, timeout_s=10.0)
+    release.join()
+    assert late.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    holder.close()
+    late.close()
+    # a lock that is never released: the switch gives up at its time limit
+    other = path.with_name("other.sqlite3")
+    holder = sqlite3.connect(other, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    stuck = sqlite3.connect(other, isolation_level=None, timeout=0)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _use_wal(stuck, timeout_s=0.2)
+    holder.execute("ROLLBACK")
+    holder.close()
+    stuck.close()

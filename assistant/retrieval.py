@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar, cast
+from typing import Generic, Literal, TypeVar, cast
 
 import numpy as np
 
@@ -47,7 +47,7 @@ class RetrievalConfig:
     latent_weight: float = 0.0  # latent similarity against dense cosine; 0: rank fusion
     latent_candidates: int = 80
     keyword_score_weight: float = 0.25  # ln(1 + BM25) in the score fusion
-    fusion: str = "rank"  # without latent terms: "rank" (RRF) or "score" (score_fuse)
+    fusion: Literal["rank", "score"] = "rank"  # without latent terms: RRF or ``score_fuse``
 
 
 @dataclass(frozen=True)

@@ -736,16 +736,15 @@ def test_each_verification_run_is_recorded_after_the_chain_it_judged(make_log: L
     assert (last.details["ok"], last.details["bad_seq"]) == (False, 2)
 
 
-def test_the_switch_to_wal_waits_out_a_process_that_holds_the_new_file() -> None:
+def test_the_switch_to_wal_waits_out_a_process_that_holds_the_new_file(tmp_path: Path) -> None:
     """Processes opening a new log at once race for the WAL switch, and SQLite may answer the
     loser "database is locked" without waiting; the switch is retried."""
     import sqlite3
-    import tempfile
     import threading
 
     from assistant.audit import _use_wal
 
-    path = Path(tempfile.mkdtemp()) / "audit.sqlite3"
+    path = tmp_path / "audit.sqlite3"
     holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     holder.execute("BEGIN EXCLUSIVE")  # a rollback-journal file, locked by another connection
     late = sqlite3.connect(path, isolation_level=None, timeout=0)  # no busy wait of its own

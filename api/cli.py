@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
@@ -26,6 +26,7 @@ from models.errors import InvalidInput, LotseError
 
 if TYPE_CHECKING:
     from assistant.audit import SqliteAuditLog
+    from assistant.eval_retrieval import RetrievalCase
     from assistant.retrieval import HybridRetriever
 
 app = typer.Typer(
@@ -1202,6 +1203,22 @@ def eval_retrieval(
             "sentence-transformers.",
         ),
     ] = None,
+    translate: Annotated[
+        bool,
+        typer.Option(
+            "--translate",
+            help="Also score each mode with the question translated into the other language by "
+            "the configured model and searched too (as answers do; ~1.5 s a question).",
+        ),
+    ] = False,
+    translations_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--translations",
+            help="With --translate: take the translations a saved report (--out) recorded "
+            "instead of asking the model.",
+        ),
+    ] = None,
     ids: Annotated[str | None, typer.Option("--ids", help="Only these ids: r001,r002.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N cases.")] = None,
     out_file: Annotated[Path | None, typer.Option("--out", help="Also write the JSON.")] = None,
@@ -1218,6 +1235,7 @@ def eval_retrieval(
         RetrievalReport,
         evaluate_retrieval,
         load_retrieval_cases,
+        load_translations,
     )
     from models.errors import ModelUnavailable
 
@@ -1240,8 +1258,16 @@ def eval_retrieval(
     skipped: dict[str, str] = {}
     groups: tuple[str, ...] = ()
     chunks = 0
+    if translations_file is not None and not translate:
+        err.print("[red]error:[/red] --translations needs --translate", highlight=False)
+        raise typer.Exit(2)
+    translations: dict[str, str] | None = None
     try:
         cases = select(load_retrieval_cases(dataset), ids=parse_ids(ids), limit=limit)
+        if translations_file is not None:
+            translations = load_translations(translations_file)
+        elif translate:
+            translations = _translate_questions(settings, cases)
         if corpus is None:
             knowledge = open_knowledge(settings, purpose="lotse eval retrieval")
             try:
@@ -1254,7 +1280,12 @@ def eval_retrieval(
                 groups = _index_groups(knowledge)
                 label = _embedder_label(settings)
                 configs = evaluate_retrieval(
-                    knowledge.retriever, cases, groups=groups, modes=modes, embedder_label=label
+                    knowledge.retriever,
+                    cases,
+                    groups=groups,
+                    modes=modes,
+                    embedder_label=label,
+                    translations=translations,
                 )
                 _note_no_latent(configs, modes, label, skipped, knowledge.retriever)
                 embedders[label] = {"name": knowledge.embedder.name, "chunks": chunks}
@@ -1294,6 +1325,7 @@ def eval_retrieval(
                                 groups=groups,
                                 modes=wanted,
                                 embedder_label=label,
+                                translations=translations,
                             )
                         )
                         _note_no_latent(configs, modes, label, skipped, knowledge.retriever)
@@ -1316,6 +1348,7 @@ def eval_retrieval(
         groups=groups,
         embedders=embedders,
         skipped=skipped,
+        translations=translations or {},
     ).as_dict()
     _write_report(report, out_file, as_json)
     if as_json:
@@ -1335,6 +1368,27 @@ def eval_retrieval(
         f"{len(cases)} questions over {chunks} chunks; identity sees: {', '.join(groups)}",
         highlight=False,
     )
+
+
+def _translate_questions(settings: Settings, cases: Sequence[RetrievalCase]) -> dict[str, str]:
+    """The cases' questions in the other language, by the configured model (with progress)."""
+    from api.wiring import build_llm
+    from assistant.eval_retrieval import translate_cases
+    from assistant.translation import ModelTranslator
+
+    llm = build_llm(settings)
+    try:
+        translator = ModelTranslator(llm)
+
+        def show(number: int, total: int) -> None:
+            if number == total or number % 10 == 0:
+                err.print(f"translated {number}/{total} questions", highlight=False)
+
+        return translate_cases(cases, translator.translate, show)
+    finally:
+        close = getattr(llm, "close", None)
+        if close is not None:
+            close()
 
 
 @eval_app.command("answers")
@@ -1376,6 +1430,7 @@ def eval_answers(
         load_recorded_run,
     )
     from assistant.eval_common import parse_ids, select
+    from assistant.translation import RecordedTranslations
 
     recorded = None
     if replay is not None:
@@ -1414,7 +1469,18 @@ def eval_answers(
             )
         llm = build_llm(settings)
         asked = llm if recorded is None else ReplayedLLM(recorded, tokenizer=llm)
-        assistant = build_assistant(settings, knowledge, asked)
+        recorded_translations = (
+            None
+            if recorded is None
+            else RecordedTranslations(
+                {
+                    c.question: recorded.translations[c.id]
+                    for c in cases
+                    if c.id in recorded.translations
+                }
+            )
+        )
+        assistant = build_assistant(settings, knowledge, asked, translator=recorded_translations)
         result = evaluate_answers(
             assistant,
             cases,

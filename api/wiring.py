@@ -50,6 +50,7 @@ from assistant.generation import GenerationGate
 from assistant.retrieval import HybridRetriever, RetrievalConfig
 from assistant.ticket_assist import AssistConfig, TicketAssistant
 from assistant.ticket_store import TICKETS_FILE, TicketStore
+from assistant.translation import ModelTranslator, Translator
 from knowledge.chunking import ChunkingConfig
 from knowledge.indexer import DocumentLoader, Indexer
 from knowledge.lexical import LexicalIndex
@@ -246,10 +247,16 @@ def build_assistant(
     gate: GenerationGate | None = None,
     *,
     system_suffix: str = "",
+    translator: Translator | None = None,
 ) -> Assistant:
-    """``system_suffix``: an extra system-prompt line (``lotse eval injection``'s canary)."""
+    """``system_suffix``: an extra system-prompt line (``lotse eval injection``'s canary).
+    ``translator``: instead of the model's own (``retrieval.translate_question``), e.g. a
+    replay's recorded translations."""
     m, r = settings.models, settings.retrieval
+    if translator is None and r.translate_question:
+        translator = ModelTranslator(llm)
     return Assistant(
+        translator=translator if r.translate_question else None,
         retriever=knowledge.retriever,
         llm=llm,
         gate=gate or build_gate(settings),

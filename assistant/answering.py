@@ -28,8 +28,9 @@ from assistant.abstention import (
 )
 from assistant.generation import GenerationGate, GenerationLimit, QueuePlace
 from assistant.identity import Caller
-from assistant.prompting import PROMPT_VERSION, build_answer_prompt
+from assistant.prompting import PROMPT_VERSION, BuiltPrompt, build_answer_prompt
 from assistant.retrieval import HybridRetriever, RankedChunk, Retrieval
+from assistant.translation import Translator
 from knowledge.language import detect_language
 from knowledge.lexical import index_text
 from models.errors import GenerationFailed
@@ -113,6 +114,7 @@ class Answer:
     support: float | None = None
     claim_support: float | None = None
     grounded: bool | None = None
+    translation: str = ""  # the question in the other language that retrieval also used
 
     def as_dict(self) -> dict[str, object]:
         """The public shape of ``lotse ask --json`` and ``POST /v1/ask``."""
@@ -193,8 +195,12 @@ class Assistant:
         abstention: AbstentionRule | None = None,
         grounding: GroundingCheck | None = None,
         config: AnswerConfig | None = None,
+        translator: Translator | None = None,
     ) -> None:
+        """``translator``: retrieval also searches with the question in the other language
+        (``assistant.translation``); it runs in the model's turn, before the answer."""
         self.retriever = retriever
+        self.translator = translator
         self.llm = llm
         self.gate = gate or GenerationGate()
         self.abstention = abstention or AbstentionRule()
@@ -247,6 +253,29 @@ class Assistant:
             chunk_ids=chunk_ids,
         )
 
+    def _prompt(
+        self,
+        question: str,
+        language: str,
+        retrieval: Retrieval,
+        history: Sequence[tuple[str, str]],
+    ) -> tuple[BuiltPrompt, tuple[SourceRef, ...]]:
+        """The prompt from the best passages that fit, and the sources it cites."""
+        prompt = build_answer_prompt(
+            question,
+            [r.chunk for r in retrieval.results[: self.config.context_k]],
+            language=language,
+            count_tokens=self.llm.count_tokens,
+            budget_tokens=self.llm.context_size - self.config.max_tokens - 16,
+            history=history,
+            system_suffix=self.config.system_suffix,
+        )
+        used = {c.chunk_id for c in prompt.chunks}
+        sources = source_refs(
+            [r for r in retrieval.results if r.chunk.chunk_id in used], self.config.snippet_chars
+        )
+        return prompt, sources
+
     def stream(
         self,
         question: str,
@@ -276,32 +305,35 @@ class Assistant:
         cancelled: threading.Event | None,
     ) -> Iterator[AnswerEvent]:
         language = self.language_of(question)
-        retrieval = self.retriever.retrieve(search_query or question, caller.acl_groups)
+        query = search_query or question
+        # the gate judges the question as asked: an unanswerable one abstains at once, without
+        # waiting for the model (the translation needs it)
+        retrieval = self.retriever.retrieve(query, caller.acl_groups)
         if self.abstention.weak_retrieval(retrieval):
             yield SourcesEvent((), language)
             reason = "no_results" if not retrieval.results else "weak_retrieval"
             yield DoneEvent(self._abstain(run, question, language, retrieval, reason))
             return
-        budget = self.llm.context_size - self.config.max_tokens - 16
-        prompt = build_answer_prompt(
-            question,
-            [r.chunk for r in retrieval.results[: self.config.context_k]],
-            language=language,
-            count_tokens=self.llm.count_tokens,
-            budget_tokens=budget,
-            history=history,
-            system_suffix=self.config.system_suffix,
-        )
-        used = {c.chunk_id for c in prompt.chunks}
-        sources = source_refs(
-            [r for r in retrieval.results if r.chunk.chunk_id in used], self.config.snippet_chars
-        )
-        yield SourcesEvent(sources, language)
+        translation: str | None = None
+        if self.translator is None:
+            prompt, sources = self._prompt(question, language, retrieval, history)
+            yield SourcesEvent(sources, language)
         parts: list[str] = []
         held: list[str] = []
-        usage_prompt, usage_completion = prompt.prompt_tokens, 0
         with place.turn() as waited:
             limit = GenerationLimit(self.config.generation_timeout_s, cancelled)
+            if self.translator is not None:
+                translator = self.translator
+                translation = limit.call(
+                    lambda: translator.translate(query, language, interrupt=limit.reached)
+                )
+                if translation:
+                    retrieval = self.retriever.retrieve(
+                        query, caller.acl_groups, translation=translation
+                    )
+                prompt, sources = self._prompt(question, language, retrieval, history)
+                yield SourcesEvent(sources, language)
+            usage_prompt, usage_completion = prompt.prompt_tokens, 0
             params = GenerationParams(
                 max_tokens=self.config.max_tokens,
                 temperature=self.config.temperature,
@@ -364,6 +396,7 @@ class Assistant:
                 support=grounding.support,
                 claim_support=grounding.claim_support,
                 grounded=grounded,
+                translation=translation or "",
             )
             logger.info(
                 "abstained language=%s reason=%s retrieval_ms=%.1f total_ms=%.1f",
@@ -396,6 +429,7 @@ class Assistant:
             support=grounding.support,
             claim_support=grounding.claim_support,
             grounded=grounded,
+            translation=translation or "",
         )
         logger.info(
             "answered language=%s abstained=%s sources=%d retrieval_ms=%.1f total_ms=%.1f",

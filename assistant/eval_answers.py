@@ -87,6 +87,7 @@ class ItemResult:
     # the term rules' claim support and verdict (``GroundingCheck``)
     claim_support: float | None = None
     grounded: bool | None = None
+    translation: str = ""  # the question in the other language that retrieval also used
 
     @property
     def abstained(self) -> bool:
@@ -114,6 +115,7 @@ class ItemResult:
             "support": _rounded(self.support),
             "claim_support": _rounded(self.claim_support),
             "grounded": self.grounded,
+            "translation": self.translation,
         }
 
 
@@ -214,6 +216,7 @@ def judge(case: AnswerCase, answer: Answer, lookup: ChunkLookup) -> ItemResult:
         support=answer.support,
         claim_support=answer.claim_support,
         grounded=answer.grounded,
+        translation=answer.translation,
     )
 
 
@@ -244,6 +247,7 @@ class RecordedRun:
     prompt_version: str
     replies: Mapping[str, str]  # case id -> the model's reply (withdrawn ones included)
     withheld: frozenset[str]  # ids that never reached the model (weak retrieval, an error)
+    translations: Mapping[str, str] = field(default_factory=dict)  # case id -> translation
 
 
 def load_recorded_run(path: Path) -> RecordedRun:
@@ -252,14 +256,21 @@ def load_recorded_run(path: Path) -> RecordedRun:
         items = report["per_item"]
         replies: dict[str, str] = {}
         withheld: set[str] = set()
+        translations: dict[str, str] = {}
         for item in items:
+            if item.get("translation"):
+                translations[item["id"]] = str(item["translation"])
             reply = item["answer"] if item["decision"] == "answered" else item["withdrawn"]
             if reply:
                 replies[item["id"]] = reply
             else:
                 withheld.add(item["id"])
         return RecordedRun(
-            str(report["model"]), str(report["prompt_version"]), replies, frozenset(withheld)
+            str(report["model"]),
+            str(report["prompt_version"]),
+            replies,
+            frozenset(withheld),
+            translations,
         )
     except OSError as exc:
         raise InvalidInput(f"cannot read the recorded report {path}: {exc.strerror}") from exc
@@ -353,5 +364,6 @@ def evaluate_answers(
             "other_language_numbers": assistant.grounding.other_language_numbers,
             "fusion": assistant.retriever.config.fusion,
             "latent_weight": assistant.retriever.config.latent_weight,
+            "translate_question": assistant.translator is not None,
         },
     )

@@ -18,8 +18,9 @@ compared is the caller's business: one index per embedder (``lotse eval retrieva
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -145,6 +146,7 @@ class RetrievalReport:
     groups: tuple[str, ...] = ()
     embedders: dict[str, dict[str, object]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # embedder -> why it was not compared
+    translations: dict[str, str] = field(default_factory=dict)  # case id -> translated question
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -155,12 +157,15 @@ class RetrievalReport:
             "groups": list(self.groups),
             "embedders": self.embedders,
             "skipped": self.skipped,
+            "translations": self.translations,
         }
 
 
-def config_name(mode: str, embedder_label: str) -> str:
-    """``hybrid/e5``, ``dense/minilm``; keyword search needs no embedder: ``lexical``."""
-    return "lexical" if mode == "lexical" else f"{mode}/{embedder_label}"
+def config_name(mode: str, embedder_label: str, translated: bool = False) -> str:
+    """``hybrid/e5``, ``dense/minilm``; keyword search needs no embedder: ``lexical``; with the
+    question's translation searched too: ``hybrid/e5+translated``."""
+    name = "lexical" if mode == "lexical" else f"{mode}/{embedder_label}"
+    return f"{name}+translated" if translated else name
 
 
 def evaluate_retrieval(
@@ -170,9 +175,13 @@ def evaluate_retrieval(
     groups: Collection[str] | None,
     modes: Sequence[str] = MODES,
     embedder_label: str = "",
+    translations: Mapping[str, str] | None = None,
 ) -> dict[str, ConfigReport]:
     """Score every case under each retrieval mode over one index; the query is embedded once
-    per case and reused by the dense and hybrid runs."""
+    per case and reused by the dense and hybrid runs. ``translations`` (case id -> the question
+    in the other language, ``assistant.translation``): each mode is scored a second time with
+    it searched too, as answers do with ``retrieval.translate_question``; a case without one
+    is searched as asked."""
     unknown = [m for m in modes if m not in MODES]
     if unknown:
         raise ValueError(f"unknown retrieval mode(s) {unknown}; known: {', '.join(MODES)}")
@@ -180,29 +189,74 @@ def evaluate_retrieval(
         modes = [m for m in modes if m != "hybrid-latent"]
     label = embedder_label or retriever.embedder.name
     base = retriever.config
-    overall = {m: Scores() for m in modes}
-    per_language: dict[str, dict[str, Scores]] = {m: {} for m in modes}
-    misses: dict[str, list[str]] = {m: [] for m in modes}
+    variants = [(m, False) for m in modes]
+    if translations is not None:
+        variants += [(m, True) for m in modes]
+    overall = {v: Scores() for v in variants}
+    per_language: dict[tuple[str, bool], dict[str, Scores]] = {v: {} for v in variants}
+    misses: dict[tuple[str, bool], list[str]] = {v: [] for v in variants}
     for case in cases:
         needs_vector = any(m != "lexical" for m in modes)
         vector = retriever.embedder.embed_query(case.question) if needs_vector else None
-        for mode in modes:
+        for mode, translated in variants:
+            translation = (translations or {}).get(case.id) if translated else None
             result = retriever.retrieve(
-                case.question, groups, config=mode_config(base, mode), vector=vector
+                case.question,
+                groups,
+                config=mode_config(base, mode),
+                vector=vector,
+                translation=translation,
             )
             ranked = distinct_documents(result.results)
-            overall[mode].add(ranked, case.relevant)
-            per_language[mode].setdefault(case.language, Scores()).add(ranked, case.relevant)
+            key = (mode, translated)
+            overall[key].add(ranked, case.relevant)
+            per_language[key].setdefault(case.language, Scores()).add(ranked, case.relevant)
             if not set(ranked[:10]) & set(case.relevant):
-                misses[mode].append(case.id)
+                misses[key].append(case.id)
     return {
-        config_name(m, label): ConfigReport(
-            name=config_name(m, label),
+        config_name(m, label, t): ConfigReport(
+            name=config_name(m, label, t),
             mode=m,
             embedder="" if m == "lexical" else label,
-            overall=overall[m],
-            per_language=per_language[m],
-            misses=tuple(misses[m]),
+            overall=overall[(m, t)],
+            per_language=per_language[(m, t)],
+            misses=tuple(misses[(m, t)]),
         )
-        for m in modes
+        for m, t in variants
     }
+
+
+def translate_cases(
+    cases: Sequence[RetrievalCase],
+    translate: Callable[[str, str], str | None],
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, str]:
+    """Each case's question in the other language (case id -> text; a case the translator
+    gives nothing for is left out)."""
+    translations: dict[str, str] = {}
+    for number, case in enumerate(cases, start=1):
+        text = translate(case.question, case.language)
+        if text:
+            translations[case.id] = text
+        if progress is not None:
+            progress(number, len(cases))
+    return translations
+
+
+def load_translations(path: Path) -> dict[str, str]:
+    """The ``translations`` of a saved ``lotse eval retrieval --translate --out`` report."""
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        table = report["translations"]
+        if not isinstance(table, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in table.items()
+        ):
+            raise TypeError("translations must map case ids to texts")
+        return dict(table)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidInput(
+            f"{path} is not a report of lotse eval retrieval --translate --out (it needs "
+            f"translations: {{case id: text}}): {exc}"
+        ) from exc

@@ -21,9 +21,10 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from models.errors import (
     ClientGone,
@@ -33,6 +34,8 @@ from models.errors import (
     Overloaded,
 )
 from models.llm import StreamChunk
+
+T = TypeVar("T")
 
 POLL_S = 0.1  # how often a waiting question checks whether its client is still there
 TURN_WEIGHT = 0.3  # weight of the latest generation in the moving average of their lengths
@@ -197,5 +200,13 @@ class GenerationLimit:
                 if self.reached():
                     raise self._error()
                 yield chunk
+        except GenerationInterrupted as exc:
+            raise self._error() from exc
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """``fn()`` (a whole, short generation) with the backend's interruption turned into
+        the reason, as ``guard`` does for a stream."""
+        try:
+            return fn()
         except GenerationInterrupted as exc:
             raise self._error() from exc

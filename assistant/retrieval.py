@@ -19,7 +19,7 @@ from knowledge.documents import Chunk
 from knowledge.lexical import LatentStore, LexicalIndex
 from knowledge.vectorstore import Hit, VectorStore
 from models.embedder import Embedder, Vectors
-from models.latent import LatentTerms, latent_of, one_pass_of, similarities
+from models.latent import LatentTerms, latent_of, one_pass_of, similarities, summed
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -229,11 +229,21 @@ class HybridRetriever:
         *,
         config: RetrievalConfig | None = None,
         vector: Vectors | None = None,
+        translation: str | None = None,
     ) -> Retrieval:
         """``vector``: the query's embedding when the caller already has it (one text searched
-        with two filters is embedded once)."""
+        with two filters is embedded once; ignored with a translation). ``translation``: the
+        query in the other language (``assistant.translation``); the vector index is then
+        searched with the normalised mean of both embeddings, the keyword index with both
+        texts, and the latent terms are both texts' summed."""
         cfg = config or self.config
         started = time.perf_counter()
+        terms: LatentTerms | None = None
+        asked = query
+        if translation:
+            if cfg.mode != "lexical":
+                vector, terms = self._joint_query(query, translation, cfg)
+            query = f"{query} {translation}"
         dense: list[tuple[Chunk, float]] = []
         lexical: list[tuple[Chunk, float]] = []
         keyword: _Background[list[Hit]] | None = None
@@ -242,7 +252,6 @@ class HybridRetriever:
         # one forward pass gives the question's vector and its latent terms when the embedder
         # can (Lotse's e5 engine): cheaper than two passes side by side on the same cores
         one_pass = one_pass_of(self.embedder) if latent is not None and vector is None else None
-        terms: LatentTerms | None = None
         if cfg.mode == "lexical":
             lexical = [
                 (h.chunk, h.score) for h in self.lexical.search(query, cfg.lexical_k, groups)
@@ -255,7 +264,7 @@ class HybridRetriever:
             keyword = _Background(
                 lambda: self.lexical.search(query, cfg.lexical_k, groups), "lotse-keyword-search"
             )
-            if latent is not None and one_pass is None:
+            if latent is not None and one_pass is None and terms is None:
                 latent_query = _Background(
                     functools.partial(latent.latent_query, query), "lotse-latent-terms"
                 )
@@ -281,12 +290,34 @@ class HybridRetriever:
         if results is None:
             results = rrf_fuse(dense[: cfg.dense_k], lexical, cfg.rrf_k, cfg.lexical_weight)
         return Retrieval(
-            query=query,
+            query=asked,
             results=results,
             best_dense=dense[0][1] if dense else None,
             lexical_hits=len(lexical),
             ms=(time.perf_counter() - started) * 1000,
         )
+
+    def _joint_query(
+        self, query: str, translation: str, cfg: RetrievalConfig
+    ) -> tuple[Vectors, LatentTerms | None]:
+        """One vector for a question and its translation (their normalised mean) and, when the
+        latent rescoring runs, their summed latent terms."""
+        latent = self._latent if cfg.mode == "hybrid" and cfg.latent_weight > 0 else None
+        one_pass = one_pass_of(self.embedder) if latent is not None else None
+        terms: LatentTerms | None = None
+        if one_pass is not None:
+            (first, terms_a), (second, terms_b) = (
+                one_pass.embed_query_latent(query),
+                one_pass.embed_query_latent(translation),
+            )
+            terms = summed(terms_a, terms_b)
+        else:
+            first, second = self.embedder.embed_query(query), self.embedder.embed_query(translation)
+            if latent is not None:
+                terms = summed(latent.latent_query(query), latent.latent_query(translation))
+        joint = np.asarray(first, dtype=np.float32) + np.asarray(second, dtype=np.float32)
+        norm = float(np.linalg.norm(joint))
+        return (joint / norm if norm > 0 else joint).astype(np.float32), terms
 
     def _latent_fused(
         self,

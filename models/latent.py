@@ -87,6 +87,16 @@ def similarity(query: LatentTerms, terms: LatentTerms) -> float:
     return float(np.dot(query.weights[qi], terms.weights[ti]))
 
 
+def summed(*many: LatentTerms) -> LatentTerms:
+    """One set of terms for several texts searched together (a question and its translation):
+    the weights of each feature added, then normalised again."""
+    weights: dict[int, float] = {}
+    for terms in many:
+        for index, weight in zip(terms.indices.tolist(), terms.weights.tolist(), strict=True):
+            weights[index] = weights.get(index, 0.0) + weight
+    return LatentTerms.of(list(weights), list(weights.values()))
+
+
 def similarities(query: LatentTerms, many: Mapping[str, LatentTerms]) -> dict[str, float]:
     """``similarity`` of ``query`` to each of ``many``, with the query spread out once over all
     65,536 possible features: a gather per candidate instead of an intersection."""

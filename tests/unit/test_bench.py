@@ -121,6 +121,18 @@ def test_report_marks_missed_targets_and_keeps_the_prose(tmp_path: Path) -> None
     assert "| time to first token (qwen2.5-1.5b, median of 5, ~700 prompt tokens)" in section
     paired = markdown({**result, "generation": {**generation_row, "pairs": 10}}, "x")
     assert "(qwen2.5-1.5b, median of 10 runs of 5 questions, ~700 prompt tokens)" in paired
+    assert "translation" not in section.split("Time to first token includes")[0]
+    translated = markdown(
+        {
+            **result,
+            "generation": {**generation_row, "translate_ms": 1500.0, "translate_share": 0.15},
+        },
+        "x",
+    )
+    assert (
+        "| the question's translation before retrieval (median of 5) | 1500.0 ms | | "
+        "15.0% of Lotse's time to first token, added to it | | |"
+    ) in translated
     path = tmp_path / "benchmarks.md"
     path.write_text("# Benchmarks\n\nIntro.\n\n## Where the misses come from\n\nProse.\n", "utf-8")
     write_section(path, section)

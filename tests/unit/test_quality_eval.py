@@ -60,9 +60,11 @@ from assistant.eval_retrieval import (
     distinct_documents,
     evaluate_retrieval,
     load_retrieval_cases,
+    load_translations,
     ndcg_at,
     recall_at,
     reciprocal_rank,
+    translate_cases,
 )
 from assistant.identity import Caller
 from assistant.prompting import PROMPT_VERSION, SYSTEM_PROMPT, build_answer_prompt
@@ -234,6 +236,97 @@ def test_retrieval_evaluator_scores_every_mode_per_language() -> None:
     assert per_language["de"]["recall@10"] == 1.0
     assert per_language["en"]["recall@10"] == 0.5
     assert per_language["en"]["n"] == 2
+
+
+def test_retrieval_evaluator_scores_each_mode_again_with_the_translated_question() -> None:
+    embedder = CountingEmbedder()
+    retriever = make_retriever(embedder)
+    cases = [
+        RetrievalCase(
+            "r1", "How many days of leave do full-time staff get?", "en", ("hr/urlaub.md",)
+        ),
+        RetrievalCase("r2", "Who issues parking permits?", "en", ("facilities/parking.md",)),
+    ]
+    translations = {"r1": "Wie viele Urlaubstage haben Vollzeitkräfte?"}  # r2: none given
+    report = evaluate_retrieval(
+        retriever,
+        cases,
+        groups=("everyone",),
+        modes=["lexical", "hybrid"],
+        embedder_label="fake",
+        translations=translations,
+    )
+    assert list(report) == [
+        "lexical",
+        "hybrid/fake",
+        "lexical+translated",
+        "hybrid/fake+translated",
+    ]
+    plain: Any = report["lexical"].as_dict()
+    translated: Any = report["lexical+translated"].as_dict()
+    assert plain["misses@10"] == ["r1"]  # the English words are not on the German page
+    assert translated["misses@10"] == [] and translated["recall@1"] == 1.0
+    assert report["hybrid/fake+translated"].mode == "hybrid"
+
+
+def test_translations_are_asked_once_per_case_and_read_back_from_a_report(
+    tmp_path: Path,
+) -> None:
+    cases = [
+        RetrievalCase("r1", "Wie viele Urlaubstage?", "de", ("hr/urlaub.md",)),
+        RetrievalCase("r2", "Parken?", "fr", ("facilities/parking.md",)),
+    ]
+    asked: list[tuple[str, str]] = []
+    progress: list[tuple[int, int]] = []
+
+    def translate(text: str, language: str) -> str | None:
+        asked.append((text, language))
+        return "How many days of leave?" if language == "de" else None
+
+    table = translate_cases(cases, translate, lambda n, total: progress.append((n, total)))
+    assert table == {"r1": "How many days of leave?"}
+    assert asked == [("Wie viele Urlaubstage?", "de"), ("Parken?", "fr")]
+    assert progress == [(1, 2), (2, 2)]
+    saved = tmp_path / "report.json"
+    saved.write_text(json.dumps({"configs": {}, "translations": table}), encoding="utf-8")
+    assert load_translations(saved) == table
+    for bad in ({"configs": {}}, {"translations": ["x"]}, {"translations": {"r1": 3}}):
+        saved.write_text(json.dumps(bad), encoding="utf-8")
+        with pytest.raises(InvalidInput, match="lotse eval retrieval --translate --out"):
+            load_translations(saved)
+    with pytest.raises(InvalidInput, match="cannot read"):
+        load_translations(tmp_path / "missing.json")
+
+
+def test_the_cli_records_the_translations_it_searched_with(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    dataset = write_jsonl(
+        tmp_path / "r.jsonl",
+        [{"id": "r1", "question": "Wie viele Urlaubstage?", "language": "de",
+          "relevant": ["hr/urlaub.md"]}],
+    )  # fmt: skip
+    runner = CliRunner()
+    alone = runner.invoke(
+        app, ["eval", "retrieval", "--dataset", str(dataset), "--translations", "x"], env=env
+    )
+    assert alone.exit_code == 2 and "--translations needs --translate" in alone.stderr
+    docs = tmp_path / "docs"
+    (docs / "hr").mkdir(parents=True)
+    (docs / "hr" / "urlaub.md").write_text(
+        "# Urlaub\n\nVollzeitkräfte haben 30 Urlaubstage im Kalenderjahr.", encoding="utf-8"
+    )
+    assert runner.invoke(app, ["ingest", str(docs)], env=env).exit_code == 0
+    saved = tmp_path / "translations.json"
+    saved.write_text(json.dumps({"translations": {"r1": "How many days of leave?"}}), "utf-8")
+    out = tmp_path / "report.json"
+    args = ["eval", "retrieval", "--dataset", str(dataset), "--config", "lexical", "--json"]
+    result = runner.invoke(
+        app, [*args, "--translate", "--translations", str(saved), "--out", str(out)], env=env
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["translations"] == {"r1": "How many days of leave?"}
+    assert set(report["configs"]) == {"lexical", "lexical+translated"}
 
 
 def test_retrieval_evaluator_rejects_an_unknown_mode() -> None:

@@ -63,6 +63,10 @@ def answer_event(
     }
     if answer.abstained:
         extra["reason"] = answer.reason
+    if answer.translation:
+        # that retrieval also searched the model's translation of the question; not its text,
+        # which is the question's and must not outlive the text retention in the metadata
+        extra["translated_question"] = True
     return AuditEvent(
         event="answer",
         user_id=caller.user_id,

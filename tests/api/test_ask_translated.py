@@ -78,3 +78,21 @@ def test_a_follow_up_is_translated_with_the_question_it_leans_on(
     chat(client, "und für einen halben Tag?", conversation_id=cid)
     asked = llm.prompts[2][1].content  # the third call: the follow-up's translation
     assert asked.startswith(DIEM_DE) and asked.endswith("und für einen halben Tag?")
+
+
+def test_the_audit_says_the_question_was_translated_but_keeps_no_translation(
+    client: TestClient, translating: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    llm = fake(translating)
+    llm.queue(DIEM_EN, "Das Tagegeld für einen vollen Tag in Deutschland beträgt 28 Euro.")
+    caplog.set_level("INFO")
+    assert client.post("/v1/ask", json={"question": DIEM_DE}).status_code == 200
+    record = translating.audit.records(event="answer")[-1]
+    assert record.details["translated_question"] is True
+    assert DIEM_EN not in repr(record)  # the translation is the question's text: not metadata
+    assert all(
+        DIEM_EN not in r.getMessage() and DIEM_DE not in r.getMessage() for r in caplog.records
+    )
+    llm.queue("", "Das Tagegeld beträgt 28 Euro.")  # the model gave no translation
+    client.post("/v1/ask", json={"question": DIEM_DE})
+    assert "translated_question" not in translating.audit.records(event="answer")[-1].details

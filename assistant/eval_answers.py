@@ -27,14 +27,21 @@ Rates are ``None`` where nothing was measured (no answered row, say), never a mi
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from assistant.answering import Answer, Assistant
-from assistant.eval_common import best_f1, first_match, latency_summary, load_cases, ratio
+from assistant.eval_common import (
+    best_f1,
+    first_match,
+    latency_summary,
+    load_cases,
+    ratio,
+    read_report,
+)
 from assistant.identity import Caller
 from assistant.prompting import PROMPT_VERSION
 from knowledge.documents import Chunk
@@ -251,13 +258,11 @@ class RecordedRun:
 
 
 def load_recorded_run(path: Path) -> RecordedRun:
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-        items = report["per_item"]
+    def parse(report: Any) -> RecordedRun:
         replies: dict[str, str] = {}
         withheld: set[str] = set()
         translations: dict[str, str] = {}
-        for item in items:
+        for item in report["per_item"]:
             if item.get("translation"):
                 translations[item["id"]] = str(item["translation"])
             reply = item["answer"] if item["decision"] == "answered" else item["withdrawn"]
@@ -272,13 +277,13 @@ def load_recorded_run(path: Path) -> RecordedRun:
             frozenset(withheld),
             translations,
         )
-    except OSError as exc:
-        raise InvalidInput(f"cannot read the recorded report {path}: {exc.strerror}") from exc
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidInput(
-            f"{path} is not a report of lotse eval answers --out (it needs per_item with "
-            f"id, decision, answer and withdrawn): {exc}"
-        ) from exc
+
+    return read_report(
+        path,
+        parse,
+        needs="lotse eval answers --out (it needs per_item with id, decision, answer and "
+        "withdrawn)",
+    )
 
 
 class ReplayedLLM:

@@ -19,7 +19,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -79,6 +79,19 @@ def load_cases(path: Path, case_type: type[T], *, what: str) -> list[T]:
     if not cases:
         raise InvalidInput(f"the dataset {path} holds no cases", field="dataset")
     return cases
+
+
+def read_report(path: Path, parse: Callable[[Any], T], *, needs: str) -> T:
+    """``parse`` of a JSON report a command saved with ``--out``. An unreadable file, or one
+    that is not JSON or lacks what ``parse`` looks up (``KeyError``, ``TypeError``,
+    ``ValueError``), is ``InvalidInput`` saying ``needs``: which report, holding what."""
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        return parse(report)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read the recorded report {path}: {exc.strerror}") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidInput(f"{path} is not a report of {needs}: {exc}") from exc
 
 
 def select(cases: Sequence[T], *, ids: Sequence[str] = (), limit: int | None = None) -> list[T]:

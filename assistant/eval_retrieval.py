@@ -18,13 +18,13 @@ compared is the caller's business: one index per embedder (``lotse eval retrieva
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-from assistant.eval_common import load_cases
+from assistant.eval_common import load_cases, read_report
 from assistant.retrieval import LATENT_WEIGHT, HybridRetriever, RankedChunk, RetrievalConfig
 from models.errors import InvalidInput
 
@@ -245,18 +245,17 @@ def translate_cases(
 
 def load_translations(path: Path) -> dict[str, str]:
     """The ``translations`` of a saved ``lotse eval retrieval --translate --out`` report."""
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
+
+    def parse(report: Any) -> dict[str, str]:
         table = report["translations"]
         if not isinstance(table, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in table.items()
         ):
             raise TypeError("translations must map case ids to texts")
         return dict(table)
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from exc
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidInput(
-            f"{path} is not a report of lotse eval retrieval --translate --out (it needs "
-            f"translations: {{case id: text}}): {exc}"
-        ) from exc
+
+    return read_report(
+        path,
+        parse,
+        needs="lotse eval retrieval --translate --out (it needs translations: {case id: text})",
+    )

@@ -294,7 +294,7 @@ def test_translations_are_asked_once_per_case_and_read_back_from_a_report(
         saved.write_text(json.dumps(bad), encoding="utf-8")
         with pytest.raises(InvalidInput, match="lotse eval retrieval --translate --out"):
             load_translations(saved)
-    with pytest.raises(InvalidInput, match="cannot read"):
+    with pytest.raises(InvalidInput, match="cannot read the recorded report"):
         load_translations(tmp_path / "missing.json")
 
 

@@ -407,8 +407,8 @@ def bench_generation(settings: Settings, max_tokens: int = 96, rounds: int = 2) 
 
 
 def _translation_times(llm: LlamaCppLLM, assistant: Assistant) -> list[float]:
-    """Milliseconds of each question's translation (``retrieval.translate_question``, on by
-    default): what it adds to the time to first token, measured beside it."""
+    """Milliseconds of each question's translation (``retrieval.translate_question``): what it
+    adds to the time to first token when on, measured beside it."""
     from assistant.translation import ModelTranslator
 
     translator = ModelTranslator(llm)
@@ -531,7 +531,7 @@ def markdown(result: dict[str, Any], command: str) -> str:
         "before every run of either, so neither profits from the other's prompt prefix. Each "
         "question runs twice, the raw call first in one round and Lotse first in the other. "
         "Both sides search with the question alone; the translation Lotse asks the model for "
-        "by default (`LOTSE_RETRIEVAL__TRANSLATE_QUESTION`) is timed on its own.",
+        "with `LOTSE_RETRIEVAL__TRANSLATE_QUESTION=true` is timed on its own.",
         "",
         "### Retrieval against corpus size",
         "",

@@ -1208,7 +1208,7 @@ def eval_retrieval(
         typer.Option(
             "--translate",
             help="Also score each mode with the question translated into the other language by "
-            "the configured model and searched too (as answers do; ~1.5 s a question).",
+            "the configured model and searched too (as answers do; ~1.4 s a question).",
         ),
     ] = False,
     translations_file: Annotated[

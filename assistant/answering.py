@@ -1,7 +1,10 @@
-"""Answering a question: retrieve -> abstain? -> prompt -> stream -> cite.
+"""Answering a question: retrieve -> abstain? -> (translate, retrieve again) -> prompt -> stream
+-> cite.
 
 ``Assistant.stream`` yields, in this order: one ``SourcesEvent`` as soon as retrieval is done
-(before any generation), ``TokenEvent``s, and one ``DoneEvent`` with the final ``Answer``.
+(before any generation; with a ``translator``, after the question's translation and the
+retrieval with it, in the model's turn), ``TokenEvent``s, and one ``DoneEvent`` with the final
+``Answer``.
 Sources are attached by the application from the chunks that went into the prompt, never parsed
 from the model's text (DESIGN decision 6). Closing the iterator early cancels generation and
 frees the model.

@@ -88,8 +88,8 @@ def fake_settings(tmp_path: Path) -> Settings:
         data_dir=tmp_path / "data",
         models={"llm_backend": "fake", "embedder": "fake"},  # type: ignore[arg-type]
         knowledge={"store": "memory"},  # type: ignore[arg-type]
-        # the scripted model gives its queued replies to the answers, not to translations
-        # (tests/api/test_ask_translated.py turns them on)
+        # (off by default too) the scripted model gives its queued replies to the answers, not
+        # to translations; tests/api/test_ask_translated.py turns them on
         retrieval={  # type: ignore[arg-type]
             "min_evidence": -1.0,
             "min_answer_support": 0.0,

@@ -1,5 +1,6 @@
-"""/v1/ask and /v1/chat with the question translated before retrieval (the default of a real
-model; the scripted model of these tests gives the translation first, then the answer)."""
+"""/v1/ask and /v1/chat with the question translated before retrieval
+(``LOTSE_RETRIEVAL__TRANSLATE_QUESTION=true``; the scripted model of these tests gives the
+translation first, then the answer)."""
 
 from __future__ import annotations
 
@@ -96,3 +97,17 @@ def test_the_audit_says_the_question_was_translated_but_keeps_no_translation(
     llm.queue("", "Das Tagegeld beträgt 28 Euro.")  # the model gave no translation
     client.post("/v1/ask", json={"question": DIEM_DE})
     assert "translated_question" not in translating.audit.records(event="answer")[-1].details
+
+
+def test_the_translation_is_a_setting_off_by_default(tmp_path: Path, translating: Services) -> None:
+    from api.settings import Settings
+    from assistant.translation import ModelTranslator
+
+    assert Settings().retrieval.translate_question is False
+    assert isinstance(translating.assistant.translator, ModelTranslator)
+    assert translating.assistant.translator.llm is translating.llm
+    plain = fake_services(tmp_path / "plain", FakeLLM())
+    try:
+        assert plain.assistant.translator is None
+    finally:
+        plain.close()

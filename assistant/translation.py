@@ -60,7 +60,7 @@ def clean_translation(reply: str, source: str) -> str | None:
 
 
 class ModelTranslator:
-    """Translates with the answering model: a short, greedy generation (about 1.5 s with the
+    """Translates with the answering model: a short, greedy generation (about 1.4 s with the
     1.5B model on 2 cores). The caller holds the model's turn (``GenerationGate``)."""
 
     def __init__(self, llm: LLM, *, max_tokens: int = 96) -> None:

@@ -1262,12 +1262,19 @@ def eval_retrieval(
         err.print("[red]error:[/red] --translations needs --translate", highlight=False)
         raise typer.Exit(2)
     translations: dict[str, str] | None = None
+
+    def translations_for(cases: Sequence[RetrievalCase]) -> dict[str, str] | None:
+        """Asked of the model once, when the first index is open (a locked data directory
+        fails before the minutes of translating, not after)."""
+        nonlocal translations
+        if translate and translations is None:
+            translations = _translate_questions(settings, cases)
+        return translations
+
     try:
         cases = select(load_retrieval_cases(dataset), ids=parse_ids(ids), limit=limit)
         if translations_file is not None:
             translations = load_translations(translations_file)
-        elif translate:
-            translations = _translate_questions(settings, cases)
         if corpus is None:
             knowledge = open_knowledge(settings, purpose="lotse eval retrieval")
             try:
@@ -1285,7 +1292,7 @@ def eval_retrieval(
                     groups=groups,
                     modes=modes,
                     embedder_label=label,
-                    translations=translations,
+                    translations=translations_for(cases),
                 )
                 _note_no_latent(configs, modes, label, skipped, knowledge.retriever)
                 embedders[label] = {"name": knowledge.embedder.name, "chunks": chunks}
@@ -1325,7 +1332,7 @@ def eval_retrieval(
                                 groups=groups,
                                 modes=wanted,
                                 embedder_label=label,
-                                translations=translations,
+                                translations=translations_for(cases),
                             )
                         )
                         _note_no_latent(configs, modes, label, skipped, knowledge.retriever)

@@ -253,10 +253,12 @@ def build_assistant(
     ``translator``: instead of the model's own (``retrieval.translate_question``), e.g. a
     replay's recorded translations."""
     m, r = settings.models, settings.retrieval
-    if translator is None and r.translate_question:
+    if not r.translate_question:
+        translator = None
+    elif translator is None:
         translator = ModelTranslator(llm)
     return Assistant(
-        translator=translator if r.translate_question else None,
+        translator=translator,
         retriever=knowledge.retriever,
         llm=llm,
         gate=gate or build_gate(settings),

@@ -26,8 +26,6 @@ from models.llm import LLM, ChatMessage, GenerationParams
 
 logger = logging.getLogger(__name__)
 
-TRANSLATION_PROMPT_VERSION = "translate-v1"
-
 _INSTRUCTIONS = {
     "en": "Translate the user's question into English. Reply with the translation only, "
     "no explanation.",

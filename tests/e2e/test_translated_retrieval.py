@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from api.wiring import Knowledge
-from assistant.translation import ModelTranslator
+from assistant.translation import OTHER_LANGUAGE, ModelTranslator
 from knowledge.language import detect_language
 from models.llm import LLM
 from tests.e2e.conftest import SAMPLE_EVAL, load_jsonl
@@ -36,7 +36,7 @@ def test_a_question_finds_its_page_in_the_other_language(
 ) -> None:
     translation = ModelTranslator(default_llm).translate(case["question"], case["language"])
     assert translation is not None
-    target = {"de": "en", "en": "de"}[case["language"]]
+    target = OTHER_LANGUAGE[case["language"]]
     assert detect_language(translation, default="und") == target, translation
     retrieval = sample_knowledge.retriever.retrieve(
         case["question"], EVERYONE, translation=translation

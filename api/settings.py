@@ -154,6 +154,21 @@ class RetrievalSettings(_Section):
         "default: the held-out set gains one answer and answers one more unanswerable question, "
         "and two end-to-end answers are lost (see docs/evaluation.md#translated-questions).",
     )
+    translation_weight: float = Field(
+        0.6,
+        ge=0.0,
+        le=1.0,
+        description="With translate_question: the translation's share of the vector query "
+        "(the question has the rest; 0.5 is their plain mean). 0.6 retrieved best on both the "
+        "dev and the held-out questions (see docs/evaluation.md#translated-questions).",
+    )
+    abstain_unknown_names: bool = Field(
+        True,
+        description="With translate_question: abstain when the question names something (a "
+        "word its translation keeps and English writes as a name: Slack, AutoCAD, "
+        "Deutschlandticket) that no page the asker may read contains, before the answer is "
+        "generated (see docs/evaluation.md#names-the-knowledge-base-never-mentions).",
+    )
     latent_candidates: int = Field(
         80, ge=1, le=500, description="Vector-index candidates rescored with latent terms."
     )

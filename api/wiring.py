@@ -150,6 +150,7 @@ def retrieval_config(settings: Settings) -> RetrievalConfig:
         rrf_k=r.rrf_k,
         lexical_weight=r.fusion_lexical_weight,
         latent_weight=r.latent_weight,
+        translation_weight=r.translation_weight,
         latent_candidates=r.latent_candidates,
         keyword_score_weight=r.latent_keyword_weight,
         fusion=r.fusion,
@@ -262,7 +263,11 @@ def build_assistant(
         retriever=knowledge.retriever,
         llm=llm,
         gate=gate or build_gate(settings),
-        abstention=AbstentionRule(min_score=r.min_evidence, lexical_weight=r.lexical_weight),
+        abstention=AbstentionRule(
+            min_score=r.min_evidence,
+            lexical_weight=r.lexical_weight,
+            names=r.abstain_unknown_names,
+        ),
         grounding=GroundingCheck(
             min_support=r.min_answer_support,
             subject_support=r.subject_support,

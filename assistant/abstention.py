@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from assistant.prompting import NOT_FOUND
 from assistant.retrieval import Retrieval
 from knowledge.language import language_scores
-from knowledge.lexical import Analyzer
+from knowledge.lexical import Analyzer, fold
+
+_WORD = re.compile(r"[^\W_]+")
 
 ABSTAIN_MESSAGES = {
     "de": "Dazu habe ich in der Wissensbasis nichts gefunden.",
@@ -42,6 +44,18 @@ class AbstentionRule:
 
     min_score: float = 0.88
     lexical_weight: float = 0.03
+    # with a translated question: abstain when it names what the knowledge base never does
+    names: bool = True
+
+    def missing_names(
+        self, question: str, translation: str, language: str, known: Callable[[str], bool]
+    ) -> list[str]:
+        """The question's names (``kept_names``) that ``known`` finds in no chunk: "How do I
+        install Slack?" where no page the asker may read mentions Slack. Retrieval still finds
+        the nearest page (installing the authenticator app), and the model answers from it."""
+        if not self.names or not translation:
+            return []
+        return [n for n in kept_names(question, translation, language) if not known(n)]
 
     def evidence(self, retrieval: Retrieval) -> float:
         best_lexical = max(
@@ -56,6 +70,40 @@ class AbstentionRule:
         if retrieval.best_dense is None:  # lexical-only mode: any keyword hit counts
             return retrieval.lexical_hits == 0
         return self.evidence(retrieval) < self.min_score
+
+
+_OPENERS = ".!?:;\"'“„«(["
+MIN_NAME_CHARS = 4
+
+
+def kept_names(question: str, translation: str, language: str) -> list[str]:
+    """Names the question asks about: words its translation kept as they were ("Slack",
+    "AutoCAD", "Deutschlandticket") which the English side writes as a name, capitalised
+    where a sentence does not start or with a capital inside. German capitalises every noun,
+    so a German question alone cannot tell a name; its translation can. Folded, in the
+    English side's order; words shorter than ``MIN_NAME_CHARS`` or with a digit are left
+    out (version numbers, "EU", "CEO")."""
+    if language == "en":
+        english, other = question, translation
+    elif language == "de":
+        english, other = translation, question
+    else:
+        return []
+    other_words = {fold(w) for w in _WORD.findall(other)}
+    names: list[str] = []
+    for match in _WORD.finditer(english):
+        word = match.group()
+        if len(word) < MIN_NAME_CHARS or any(ch.isdigit() for ch in word):
+            continue
+        inner_capital = any(ch.isupper() for ch in word[1:])
+        before = english[: match.start()].rstrip()
+        sentence_start = not before or before[-1] in _OPENERS
+        if not (inner_capital or (word[0].isupper() and not sentence_start)):
+            continue
+        folded = fold(word)
+        if folded in other_words and folded not in names:
+            names.append(folded)
+    return names
 
 
 @dataclass(frozen=True)

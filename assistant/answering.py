@@ -1,5 +1,5 @@
-"""Answering a question: retrieve -> abstain? -> (translate, retrieve again) -> prompt -> stream
--> cite.
+"""Answering a question: retrieve -> abstain? -> (translate -> abstain on a name no page
+mentions? -> retrieve again) -> prompt -> stream -> cite.
 
 ``Assistant.stream`` yields, in this order: one ``SourcesEvent`` as soon as retrieval is done
 (before any generation; with a ``translator``, after the question's translation and the
@@ -330,6 +330,24 @@ class Assistant:
                 translation = limit.call(
                     lambda: translator.translate(query, language, interrupt=limit.reached)
                 )
+                missing = self.abstention.missing_names(
+                    query,
+                    translation or "",
+                    language,
+                    lambda word: self.retriever.contains(word, caller.acl_groups),
+                )
+                if missing:
+                    yield SourcesEvent((), language)
+                    answer = self._abstain(run, question, language, retrieval, "unknown_name")
+                    answer = replace(answer, translation=translation or "")
+                    logger.info(
+                        "abstained language=%s reason=unknown_name names=%d total_ms=%.1f",
+                        language,
+                        len(missing),
+                        answer.timings.total_ms,
+                    )
+                    yield DoneEvent(answer)
+                    return
                 if translation:
                     retrieval = self.retriever.retrieve(
                         query, caller.acl_groups, translation=translation

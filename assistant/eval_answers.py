@@ -370,5 +370,6 @@ def evaluate_answers(
             "fusion": assistant.retriever.config.fusion,
             "latent_weight": assistant.retriever.config.latent_weight,
             "translate_question": assistant.translator is not None,
+            "abstain_unknown_names": assistant.abstention.names,
         },
     )

@@ -48,6 +48,9 @@ class RetrievalConfig:
     latent_candidates: int = 80
     keyword_score_weight: float = 0.25  # ln(1 + BM25) in the score fusion
     fusion: Literal["rank", "score"] = "rank"  # without latent terms: RRF or ``score_fuse``
+    # the translation's share of the vector query with a translated question (the question
+    # has the rest)
+    translation_weight: float = 0.6
 
 
 @dataclass(frozen=True)
@@ -222,6 +225,10 @@ class HybridRetriever:
         some = next(iter(self.lexical.ids()), None) if self._latent is not None else None
         return some is not None and bool(cast(LatentStore, self.lexical).latent([some]))
 
+    def contains(self, word: str, groups: Collection[str] | None) -> bool:
+        """Does a chunk ``groups`` may read hold ``word`` (any of its keyword terms)?"""
+        return self.lexical.contains(word, groups)
+
     def retrieve(
         self,
         query: str,
@@ -234,7 +241,7 @@ class HybridRetriever:
         """``vector``: the query's embedding when the caller already has it (one text searched
         with two filters is embedded once; ignored with a translation). ``translation``: the
         query in the other language (``assistant.translation``); the vector index is then
-        searched with the normalised mean of both embeddings, the keyword index with both
+        searched with the normalised weighted mean of both embeddings, the keyword index with both
         texts, and the latent terms are both texts' summed."""
         cfg = config or self.config
         started = time.perf_counter()
@@ -300,8 +307,9 @@ class HybridRetriever:
     def _joint_query(
         self, query: str, translation: str, cfg: RetrievalConfig
     ) -> tuple[Vectors, LatentTerms | None]:
-        """One vector for a question and its translation (their normalised mean) and, when the
-        latent rescoring runs, their summed latent terms."""
+        """One vector for a question and its translation (their normalised mean, weighted by
+        ``translation_weight``) and, when the latent rescoring runs, their summed latent
+        terms."""
         latent = self._latent if cfg.mode == "hybrid" and cfg.latent_weight > 0 else None
         one_pass = one_pass_of(self.embedder) if latent is not None else None
         terms: LatentTerms | None = None
@@ -315,7 +323,10 @@ class HybridRetriever:
             first, second = self.embedder.embed_query(query), self.embedder.embed_query(translation)
             if latent is not None:
                 terms = summed(latent.latent_query(query), latent.latent_query(translation))
-        joint = np.asarray(first, dtype=np.float32) + np.asarray(second, dtype=np.float32)
+        weight = cfg.translation_weight
+        joint = (1.0 - weight) * np.asarray(first, dtype=np.float32) + weight * np.asarray(
+            second, dtype=np.float32
+        )
         norm = float(np.linalg.norm(joint))
         return (joint / norm if norm > 0 else joint).astype(np.float32), terms
 

@@ -52,6 +52,10 @@ class LexicalIndex(Protocol):
 
     def search(self, query: str, k: int, groups: Collection[str] | None = None) -> list[Hit]: ...
 
+    def contains(self, word: str, groups: Collection[str] | None = None) -> bool:
+        """Does a chunk ``groups`` may read hold one of ``word``'s terms?"""
+        ...
+
     def get(self, chunk_ids: Sequence[str]) -> list[Chunk]: ...
 
     def ids(self) -> set[str]: ...
@@ -218,6 +222,15 @@ class InMemoryLexicalIndex:
         terms = self._analyzer.query_terms(query)
         with self._lock:
             return self._search(terms, k, groups)
+
+    def contains(self, word: str, groups: Collection[str] | None = None) -> bool:
+        terms = self._analyzer.query_terms(word)
+        with self._lock:
+            return any(
+                groups is None or not set(groups).isdisjoint(self._chunks[chunk_id].acl)
+                for term in terms
+                for chunk_id in self._postings.get(term, ())
+            )
 
     def _search(self, terms: list[str], k: int, groups: Collection[str] | None) -> list[Hit]:
         if k < 1 or not terms or not self._chunks:
@@ -480,6 +493,21 @@ class SqliteLexicalIndex:
             params.append(k)
             rows = conn.execute(sql, params).fetchall()
         return [Hit(_chunk_from_row(row), float(row[11])) for row in rows]
+
+    def contains(self, word: str, groups: Collection[str] | None = None) -> bool:
+        terms = self._analyzer.query_terms(word)
+        if not terms or (groups is not None and not groups):
+            return False
+        sql = "SELECT 1 FROM chunk_fts WHERE chunk_fts MATCH ?"
+        params: list[Any] = [fts_match(terms)]
+        if groups is not None:
+            sql += (
+                " AND rowid IN (SELECT chunk_rowid FROM chunk_acl "
+                "WHERE grp IN (SELECT value FROM json_each(?)))"
+            )
+            params.append(json.dumps(sorted(set(groups))))
+        with self._reading() as conn:
+            return conn.execute(sql + " LIMIT 1", params).fetchone() is not None
 
     def get(self, chunk_ids: Sequence[str]) -> list[Chunk]:
         if not chunk_ids:

@@ -11,6 +11,11 @@ directory where ``lotse ingest knowledge/sample/docs --source sample`` ran.
 ``--latent`` sweeps the latent-term rescoring instead (``score_fuse``: dense candidates, weight
 of the latent similarity, weight of the keyword score) over an index ingested with
 ``LOTSE_RETRIEVAL__LATENT_WEIGHT=3`` (so that it holds latent terms).
+
+``--translations REPORT`` searches as ``retrieval.translate_question`` does, with each question
+and its recorded translation (a ``lotse eval retrieval --translate --out REPORT`` report): the
+keyword index with both texts, the vector index with a weighted mean of both embeddings, whose
+weight of the question (0.5: the plain mean that Lotse uses) is swept as well.
 """
 
 from __future__ import annotations
@@ -21,13 +26,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
+import numpy as np
+
 from api.settings import Settings
-from api.wiring import open_knowledge
+from api.wiring import Knowledge, open_knowledge
 from assistant.eval_retrieval import (
     RetrievalCase,
     Scores,
     distinct_documents,
     load_retrieval_cases,
+    load_translations,
 )
 from assistant.retrieval import RankedChunk, rrf_fuse, score_fuse
 from knowledge.documents import Chunk
@@ -43,16 +51,22 @@ LEXICAL_K = (5, 10, 20)
 LATENT_POOL = (20, 40, 80, 120)
 LATENT_WEIGHTS = (1.0, 1.5, 2.0, 3.0)
 KEYWORD_WEIGHTS = (0.0, 0.1, 0.25, 0.5)
+QUESTION_WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7)  # of the question against its translation
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--dataset", type=Path, default=DATASET, help="retrieval questions")
     parser.add_argument("--latent", action="store_true", help="sweep the latent rescoring")
+    parser.add_argument(
+        "--translations", type=Path, help="search with the translations of this report too"
+    )
     args = parser.parse_args()
+    translations = load_translations(args.translations) if args.translations else {}
     settings = Settings()
     knowledge = open_knowledge(settings, purpose="tune_retrieval")
-    cases = load_retrieval_cases(DATASET)
+    cases = load_retrieval_cases(args.dataset)
     groups = sorted({g for e in knowledge.manifest.entries() for g in e.acl})
     searched = []
     latent = latent_of(knowledge.embedder)
@@ -64,6 +78,10 @@ def main() -> None:
     depth = max(LATENT_POOL) if args.latent else DEPTH
     similarities: list[dict[str, float]] = []
     try:
+        if translations and not args.latent:
+            by_weight = search_translated(knowledge, cases, translations, groups)
+            sweep_translated(by_weight, args.top, groups)
+            return
         for case in cases:
             vector = knowledge.embedder.embed_query(case.question)
             dense = [(h.chunk, h.score) for h in knowledge.vectors.query(vector, depth, groups)]
@@ -95,6 +113,58 @@ def main() -> None:
 
 
 Searched = list[tuple[RetrievalCase, list[tuple[Chunk, float]], list[tuple[Chunk, float]]]]
+
+
+def search_translated(
+    knowledge: Knowledge,
+    cases: list[RetrievalCase],
+    translations: dict[str, str],  # by case id
+    groups: list[str],
+) -> dict[float, Searched]:
+    """Each question searched with its translation, once per weight of the question's embedding
+    in the vector query (a question without a translation: with itself alone)."""
+    by_weight: dict[float, Searched] = {w: [] for w in QUESTION_WEIGHTS}
+    for case in cases:
+        translation = translations.get(case.id)
+        asked = np.asarray(knowledge.embedder.embed_query(case.question), dtype=np.float32)
+        other = (
+            np.asarray(knowledge.embedder.embed_query(translation), dtype=np.float32)
+            if translation
+            else asked
+        )
+        text = f"{case.question} {translation}" if translation else case.question
+        found = [(h.chunk, h.score) for h in knowledge.lexical.search(text, DEPTH, groups)]
+        for weight in QUESTION_WEIGHTS:
+            joint = weight * asked + (1.0 - weight) * other
+            joint /= float(np.linalg.norm(joint)) or 1.0
+            hits = knowledge.vectors.query(joint, DEPTH, groups)
+            by_weight[weight].append((case, [(h.chunk, h.score) for h in hits], found))
+    return by_weight
+
+
+def sweep_translated(by_weight: dict[float, Searched], top: int, groups: list[str]) -> None:
+    rows = [
+        score_row(
+            by_weight[weight],
+            rank_fusion(k, lexical, dense_k, lexical_k),
+            (weight, k, lexical, dense_k, lexical_k),
+        )
+        for weight, k, lexical, dense_k, lexical_k in itertools.product(
+            QUESTION_WEIGHTS, RRF_K, WEIGHTS, DENSE_K, LEXICAL_K
+        )
+    ]
+    rows.sort(reverse=True)
+    print(
+        f"{len(by_weight[QUESTION_WEIGHTS[0]])} questions with translations, groups "
+        f"{', '.join(groups)}"
+    )
+    print(
+        "recall@5  mrr     recall@10  r@5 de  r@5 en  q_weight  rrf_k  weight  dense_k  lexical_k"
+    )
+    for row in rows[:top]:
+        print("  ".join(f"{v:<7}" for v in row))
+
+
 Fuse = Callable[
     [RetrievalCase, list[tuple[Chunk, float]], list[tuple[Chunk, float]]], list[RankedChunk]
 ]

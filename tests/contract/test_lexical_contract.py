@@ -242,6 +242,29 @@ def test_acl_groups_are_or_ed(index: LexicalIndex) -> None:
     assert ids(index, "urlaubsantrag") == ["both", "hr", "it", "pub"]
 
 
+def test_contains_finds_a_word_by_its_terms_in_chunks_the_groups_may_read(
+    index: LexicalIndex,
+) -> None:
+    index.upsert(
+        [
+            chunk("pub", "AnyConnect verbindet das Firmennetz; Drucker im zweiten Stock."),
+            chunk("hr", "Projekt Falke: Gehaltsbänder 2027", acl=("hr",)),
+            chunk("gone", "Slack wird abgeschaltet."),
+        ]
+    )
+    index.delete(["gone"])
+
+    assert index.contains("AnyConnect") and index.contains("anyconnect", ["everyone"])
+    assert index.contains("Druckers", ["everyone"])  # the same stem as "Drucker"
+    assert index.contains("Falke") and index.contains("Falke", ["hr"])
+    assert not index.contains("Falke", ["everyone"])  # only in a page the caller may not see
+    assert not index.contains("Falke", [])
+    assert not index.contains("Slack")  # its only chunk was deleted
+    assert not index.contains("AutoCAD")
+    assert not index.contains("the")  # a stop word has no term
+    assert not index.contains('"OR*')  # query syntax is plain text
+
+
 def test_a_user_in_one_restricted_group_finds_its_one_document(index: LexicalIndex) -> None:
     public = [chunk(f"c{i:04d}", f"Quartalsbericht Entwurf {i}") for i in range(500)]
     secret = chunk("finance", "Quartalsbericht final", acl=("finance",))

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.abstention import AbstentionRule
+from assistant.abstention import AbstentionRule, kept_names
 from assistant.answering import Assistant, DoneEvent, SourcesEvent
 from assistant.eval_answers import load_recorded_run
 from assistant.generation import GenerationGate
@@ -58,7 +58,7 @@ PAGES = [
         "hr/confidential/board.md",
         "Board list",
         "en",
-        "# Board list\n\nThe board keeps its own list; a long stay needs approval.",
+        "# Board list\n\nThe board keeps its own list in Confluence; a long stay needs approval.",
     ),
 ]
 RESTRICTED = {"hr/confidential/board.md": ("hr",)}
@@ -201,7 +201,10 @@ def test_the_translation_finds_the_page_in_the_other_language() -> None:
     assert both.query == QUESTION  # the report names the question as asked
 
 
-def test_the_vector_index_is_searched_with_the_mean_of_both_embeddings() -> None:
+@pytest.mark.parametrize("weight", [0.6, 0.5, 0.0, 1.0])
+def test_the_vector_index_is_searched_with_the_weighted_mean_of_both_embeddings(
+    weight: float,
+) -> None:
     embedder = FakeEmbedder(dim=256)
     vectors, lexical = stores(embedder)
     seen: list[np.ndarray] = []
@@ -211,10 +214,14 @@ def test_the_vector_index_is_searched_with_the_mean_of_both_embeddings() -> None
             seen.append(np.asarray(vector))
             return vectors.query(vector, k, groups)
 
-    r = HybridRetriever(embedder, RecordingVectors(), lexical, RetrievalConfig(3, 3, mode="dense"))
+    config = RetrievalConfig(3, 3, mode="dense", translation_weight=weight)
+    r = HybridRetriever(embedder, RecordingVectors(), lexical, config)
     r.retrieve(QUESTION, ["everyone"], translation=TRANSLATION)
-    mean = embedder.embed_query(QUESTION) + embedder.embed_query(TRANSLATION)
-    np.testing.assert_allclose(seen[0], mean / np.linalg.norm(mean), rtol=1e-6)
+    mean = (1 - weight) * embedder.embed_query(QUESTION) + weight * embedder.embed_query(
+        TRANSLATION
+    )
+    np.testing.assert_allclose(seen[0], mean / np.linalg.norm(mean), rtol=1e-5, atol=1e-7)
+    assert RetrievalConfig().translation_weight == 0.6
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
@@ -283,7 +290,10 @@ class RecordingTranslator:
 
 
 def assistant(
-    llm: FakeLLM, translation: str | None = TRANSLATION, min_evidence: float = -1.0
+    llm: FakeLLM,
+    translation: str | None = TRANSLATION,
+    min_evidence: float = -1.0,
+    names: bool = True,
 ) -> tuple[Assistant, RecordingTranslator]:
     gate = GenerationGate()
     translator = RecordingTranslator(gate, translation)
@@ -292,7 +302,7 @@ def assistant(
             retriever=retriever(),
             llm=llm,
             gate=gate,
-            abstention=AbstentionRule(min_evidence),
+            abstention=AbstentionRule(min_evidence, names=names),
             translator=translator,
         ),
         translator,
@@ -349,3 +359,110 @@ def test_a_failing_translation_fails_the_question_and_frees_the_model() -> None:
     with pytest.raises(GenerationFailed):
         a.ask(QUESTION, Caller("u1"))
     assert gate.stats().running == 0 and gate.stats().waiting == 0
+
+
+# --- names the knowledge base never mentions ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "translation", "language", "names"),
+    [
+        (
+            "How do I install Slack on my laptop?",
+            "Wie installiere ich Slack auf meinem Laptop?",
+            "en",
+            ["slack"],
+        ),
+        (
+            "Wie installiere ich Slack auf meinem Firmenlaptop?",
+            "How do I install Slack on my company laptop?",
+            "de",
+            ["slack"],
+        ),
+        (
+            "Gibt es einen Zuschuss zum Deutschlandticket?",
+            "Is there a subsidy for the Deutschlandticket?",
+            "de",
+            ["deutschlandticket"],
+        ),
+        (
+            "Which AutoCAD version runs on the CAD laptops?",
+            "Welche AutoCAD-Version läuft auf den CAD-Laptops?",
+            "en",
+            ["autocad"],
+        ),
+        (
+            "Does Nordwind pay for the Jobrad of a Werkstudent?",
+            "Zahlt Nordwind das Jobrad eines Werkstudenten?",
+            "en",
+            ["nordwind", "jobrad"],
+        ),
+        # a sentence's first word is capitalised anyway
+        ("Slack crashes, what can I do?", "Slack stürzt ab, was kann ich tun?", "en", []),
+        ("Is this allowed? Slack crashes.", "Ist das erlaubt? Slack stürzt ab.", "en", []),
+        # German capitalises every noun: only the English side tells a name
+        ("Wie lange gilt der Gutschein?", "How long is the Voucher valid?", "de", []),
+        # a noun the translation left in German reads as a name: it must be in the pages
+        ("Wie lange gilt der Gutschein?", "How long is the Gutschein valid?", "de", ["gutschein"]),
+        # a word the translation changed is no name; short words and numbers are left out
+        ("Who approves a SAP role in the ERP?", "Wer genehmigt eine SAP-Rolle im ERP?", "en", []),
+        (
+            "Is Win11 on the new Dell laptops?",
+            "Ist Win11 auf den neuen Dell-Laptops?",
+            "en",
+            ["dell"],
+        ),
+        ("Was kostet Slack?", "", "de", []),
+        ("Combien coûte Slack ?", "What does Slack cost?", "fr", []),
+    ],
+)
+def test_kept_names_are_the_words_the_translation_keeps_and_english_writes_as_names(
+    question: str, translation: str, language: str, names: list[str]
+) -> None:
+    assert kept_names(question, translation, language) == names
+
+
+SLACK = "How do I install Slack on the guest network?"
+SLACK_DE = "Wie installiere ich Slack im Gastnetz?"
+
+
+def test_a_name_no_page_mentions_abstains_after_the_translation_without_an_answer() -> None:
+    llm = FakeLLM()
+    a, translator = assistant(llm, translation=SLACK_DE)
+    events = list(a.stream(SLACK, Caller("u1")))
+    assert translator.calls == [(SLACK, "en", True)]
+    assert llm.prompts == []  # the model is not asked for an answer
+    assert isinstance(events[0], SourcesEvent) and events[0].sources == ()
+    done = events[-1]
+    assert isinstance(done, DoneEvent)
+    assert done.answer.abstained and done.answer.reason == "unknown_name"
+    assert done.answer.sources == () and done.answer.translation == SLACK_DE
+
+
+def test_the_name_rule_can_be_turned_off() -> None:
+    llm = FakeLLM()
+    llm.queue("A guest voucher is valid for 24 hours.")
+    a, _ = assistant(llm, translation=SLACK_DE, names=False)
+    answer = a.ask(SLACK, Caller("u1"))
+    assert not answer.abstained and len(llm.prompts) == 1
+
+
+def test_a_name_only_a_restricted_page_mentions_is_unknown_to_who_may_not_read_it() -> None:
+    question = "Where does the board keep its Confluence list?"
+    translation = "Wo führt der Vorstand seine Confluence-Liste?"
+    llm = FakeLLM()
+    a, _ = assistant(llm, translation=translation)
+    answer = a.ask(question, Caller("u1"))
+    assert answer.abstained and answer.reason == "unknown_name"
+    llm.queue("The board keeps its own list in Confluence.")
+    answer = a.ask(question, Caller("u2", groups=("hr",)))
+    assert not answer.abstained
+    assert answer.sources[0].source_id == "hr/confidential/board.md"
+
+
+def test_a_name_the_pages_mention_goes_to_the_model() -> None:
+    llm = FakeLLM()
+    llm.queue("Reception prints the voucher.")
+    a, _ = assistant(llm, translation="Wer druckt den Gutschein für das Guest Wi-Fi?")
+    answer = a.ask("Who prints the voucher for the Guest Wi-Fi?", Caller("u1"))
+    assert not answer.abstained and len(llm.prompts) == 1

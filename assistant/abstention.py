@@ -4,7 +4,10 @@ Three gates: retrieval too weak to ground an answer (decided before generation, 
 never asked); the model itself declining (its reply is the NOT_FOUND marker or a refusal
 phrase); and the finished reply not being supported by the passages it was given
 (``GroundingCheck``: small models answer unanswerable questions fluently, but their invented
-subject words are not in the passages). The thresholds are measured in docs/evaluation.md.
+subject words are not in the passages). With a translated question, a fourth comes between
+the first and the model's answer: the question names something no page the asker may read
+mentions (``AbstentionRule.missing_names``). The thresholds are measured in
+docs/evaluation.md.
 """
 
 from __future__ import annotations

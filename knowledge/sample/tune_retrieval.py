@@ -15,7 +15,8 @@ of the latent similarity, weight of the keyword score) over an index ingested wi
 ``--translations REPORT`` searches as ``retrieval.translate_question`` does, with each question
 and its recorded translation (a ``lotse eval retrieval --translate --out REPORT`` report): the
 keyword index with both texts, the vector index with a weighted mean of both embeddings, whose
-weight of the question (0.5: the plain mean that Lotse uses) is swept as well.
+weight of the question is swept as well (0.5 is the plain mean; Lotse's default
+``retrieval.translation_weight`` 0.6 is a question weight of 0.4).
 """
 
 from __future__ import annotations

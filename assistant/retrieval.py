@@ -198,6 +198,15 @@ class _Background(Generic[T]):
         return cast(T, self._value)
 
 
+def joint_vector(question: Vectors, translation: Vectors, translation_weight: float) -> Vectors:
+    """The vector query for a question and its translation: their weighted mean, normalised."""
+    joint = (1.0 - translation_weight) * np.asarray(
+        question, dtype=np.float32
+    ) + translation_weight * np.asarray(translation, dtype=np.float32)
+    norm = float(np.linalg.norm(joint))
+    return (joint / norm if norm > 0 else joint).astype(np.float32)
+
+
 class HybridRetriever:
     def __init__(
         self,
@@ -323,12 +332,7 @@ class HybridRetriever:
             first, second = self.embedder.embed_query(query), self.embedder.embed_query(translation)
             if latent is not None:
                 terms = summed(latent.latent_query(query), latent.latent_query(translation))
-        weight = cfg.translation_weight
-        joint = (1.0 - weight) * np.asarray(first, dtype=np.float32) + weight * np.asarray(
-            second, dtype=np.float32
-        )
-        norm = float(np.linalg.norm(joint))
-        return (joint / norm if norm > 0 else joint).astype(np.float32), terms
+        return joint_vector(first, second, cfg.translation_weight), terms
 
     def _latent_fused(
         self,

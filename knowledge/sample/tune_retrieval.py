@@ -27,8 +27,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
-import numpy as np
-
 from api.settings import Settings
 from api.wiring import Knowledge, open_knowledge
 from assistant.eval_retrieval import (
@@ -38,7 +36,7 @@ from assistant.eval_retrieval import (
     load_retrieval_cases,
     load_translations,
 )
-from assistant.retrieval import RankedChunk, rrf_fuse, score_fuse
+from assistant.retrieval import RankedChunk, joint_vector, rrf_fuse, score_fuse
 from knowledge.documents import Chunk
 from knowledge.lexical import LatentStore
 from models.latent import latent_of, similarity
@@ -127,17 +125,12 @@ def search_translated(
     by_weight: dict[float, Searched] = {w: [] for w in QUESTION_WEIGHTS}
     for case in cases:
         translation = translations.get(case.id)
-        asked = np.asarray(knowledge.embedder.embed_query(case.question), dtype=np.float32)
-        other = (
-            np.asarray(knowledge.embedder.embed_query(translation), dtype=np.float32)
-            if translation
-            else asked
-        )
+        asked = knowledge.embedder.embed_query(case.question)
+        other = knowledge.embedder.embed_query(translation) if translation else asked
         text = f"{case.question} {translation}" if translation else case.question
         found = [(h.chunk, h.score) for h in knowledge.lexical.search(text, DEPTH, groups)]
         for weight in QUESTION_WEIGHTS:
-            joint = weight * asked + (1.0 - weight) * other
-            joint /= float(np.linalg.norm(joint)) or 1.0
+            joint = joint_vector(asked, other, 1.0 - weight)
             hits = knowledge.vectors.query(joint, DEPTH, groups)
             by_weight[weight].append((case, [(h.chunk, h.score) for h in hits], found))
     return by_weight

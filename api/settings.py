@@ -161,7 +161,8 @@ class RetrievalSettings(_Section):
         le=1.0,
         description="With translate_question: the translation's share of the vector query "
         "(the question has the rest; 0.5 is their plain mean). 0.6 retrieved best on both the "
-        "dev and the held-out questions (see docs/evaluation.md#translated-questions).",
+        "dev and the held-out questions (see "
+        "docs/evaluation.md#names-the-knowledge-base-never-mentions).",
     )
     abstain_unknown_names: bool = Field(
         True,

@@ -371,5 +371,6 @@ def evaluate_answers(
             "latent_weight": assistant.retriever.config.latent_weight,
             "translate_question": assistant.translator is not None,
             "abstain_unknown_names": assistant.abstention.names,
+            "translation_weight": assistant.retriever.config.translation_weight,
         },
     )
